@@ -1,0 +1,215 @@
+// CPU element-wise kernels. The unary ops share one parallel loop; each op is a small functor with
+// forward f(x) and derivative df(x, y) (y = f(x)).
+#include <cmath>
+
+#include "core/thread_pool.h"
+#include "kernels/elementwise.h"
+
+namespace cage::kernels {
+
+namespace {
+
+constexpr int64_t kGrain = 1 << 14;
+
+struct GeluOp {
+  template <typename T> static T f(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2))); }
+  template <typename T> static T df(T x, T) {
+    T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
+    T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);  // 1/sqrt(2 pi)
+    return cdf + x * pdf;
+  }
+};
+struct SigmoidOp {
+  template <typename T> static T f(T x) { return T(1) / (T(1) + std::exp(-x)); }
+  template <typename T> static T df(T, T y) { return y * (T(1) - y); }
+};
+struct SiluOp {
+  template <typename T> static T f(T x) { return x / (T(1) + std::exp(-x)); }
+  template <typename T> static T df(T x, T) {
+    T s = T(1) / (T(1) + std::exp(-x));
+    return s * (T(1) + x * (T(1) - s));
+  }
+};
+struct TanhOp {
+  template <typename T> static T f(T x) { return std::tanh(x); }
+  template <typename T> static T df(T, T y) { return T(1) - y * y; }
+};
+struct ReluOp {
+  template <typename T> static T f(T x) { return x > T(0) ? x : T(0); }
+  template <typename T> static T df(T x, T) { return x > T(0) ? T(1) : T(0); }
+};
+
+template <typename F>
+void with_unary(Unary op, F&& f) {
+  switch (op) {
+    case Unary::gelu: return f(GeluOp{});
+    case Unary::silu: return f(SiluOp{});
+    case Unary::sigmoid: return f(SigmoidOp{});
+    case Unary::tanh: return f(TanhOp{});
+    case Unary::relu: return f(ReluOp{});
+  }
+}
+
+void check_cpu_contiguous(const Tensor& t, const char* what) {
+  CAGE_CHECK(t.device() == Device::cpu, what, ": tensor on ", device_name(t.device()), " (CPU kernel)");
+  CAGE_CHECK(t.is_contiguous(), what, ": expected a contiguous tensor, got strides ", shape_str(t.strides()));
+}
+
+}  // namespace
+
+void unary_forward(Unary op, const Tensor& x, const Tensor& y) {
+  check_cpu_contiguous(x, "unary_forward");
+  check_cpu_contiguous(y, "unary_forward");
+  CAGE_DISPATCH_FLOAT(x.dtype(), "unary_forward", [&] {
+    const scalar_t* xp = x.data<scalar_t>();
+    scalar_t* yp = y.data<scalar_t>();
+    with_unary(op, [&](auto fn) {
+      using Op = decltype(fn);
+      parallel_for(0, x.numel(), kGrain, [&](int64_t a, int64_t b) {
+        for (int64_t i = a; i < b; ++i) yp[i] = Op::f(xp[i]);
+      });
+    });
+  });
+}
+
+void unary_backward(Unary op, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx) {
+  check_cpu_contiguous(gy, "unary_backward");
+  CAGE_DISPATCH_FLOAT(x.dtype(), "unary_backward", [&] {
+    const scalar_t* xp = x.data<scalar_t>();
+    const scalar_t* yp = y.data<scalar_t>();
+    const scalar_t* gyp = gy.data<scalar_t>();
+    scalar_t* gxp = gx.data<scalar_t>();
+    with_unary(op, [&](auto fn) {
+      using Op = decltype(fn);
+      parallel_for(0, x.numel(), kGrain, [&](int64_t a, int64_t b) {
+        for (int64_t i = a; i < b; ++i) gxp[i] = gyp[i] * Op::df(xp[i], yp[i]);
+      });
+    });
+  });
+}
+
+Shape broadcast_shape(const Shape& a, const Shape& b) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    CAGE_CHECK(da == db || da == 1 || db == 1, "shapes ", shape_str(a), " and ", shape_str(b), " do not broadcast");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+namespace {
+
+// Strides of `t` seen through the broadcast shape `out` (0 where t is broadcast).
+Shape broadcast_strides(const Tensor& t, const Shape& out) {
+  Shape st(out.size(), 0);
+  size_t lead = out.size() - t.shape().size();
+  for (size_t i = 0; i < t.shape().size(); ++i)
+    st[lead + i] = t.shape()[i] == 1 ? 0 : t.strides()[i];
+  return st;
+}
+
+template <typename T, typename F>
+void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+  const Shape& shape = out.shape();
+  const T* ap = static_cast<const T*>(a.storage()->data()) + a.offset();
+  const T* bp = static_cast<const T*>(b.storage()->data()) + b.offset();
+  T* op = out.data<T>();
+  int64_t n = out.numel();
+  if (a.shape() == shape && b.shape() == shape && a.is_contiguous() && b.is_contiguous()) {
+    parallel_for(0, n, kGrain, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) op[i] = f(ap[i], bp[i]);
+    });
+    return;
+  }
+  Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+  int64_t d = static_cast<int64_t>(shape.size());
+  int64_t inner = d ? shape[d - 1] : 1;
+  int64_t ia = d ? sa[d - 1] : 0, ib = d ? sb[d - 1] : 0;
+  int64_t rows = inner ? n / inner : 0;
+  parallel_for(0, rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t oa = 0, ob = 0, rem = r;
+      for (int64_t k = d - 2; k >= 0; --k) {
+        int64_t idx = rem % shape[k];
+        rem /= shape[k];
+        oa += idx * sa[k];
+        ob += idx * sb[k];
+      }
+      T* o = op + r * inner;
+      for (int64_t i = 0; i < inner; ++i) o[i] = f(ap[oa + i * ia], bp[ob + i * ib]);
+    }
+  });
+}
+
+}  // namespace
+
+void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  CAGE_CHECK(a.dtype() == b.dtype() && a.dtype() == out.dtype(), "binary op on ", describe(a), " and ", describe(b));
+  check_cpu_contiguous(out, "binary_forward");
+  CAGE_DISPATCH_FLOAT(a.dtype(), "binary_forward", [&] {
+    using T = scalar_t;
+    switch (op) {
+      case Binary::add: return binary_loop<T>(a, b, out, [](T x, T y) { return x + y; });
+      case Binary::sub: return binary_loop<T>(a, b, out, [](T x, T y) { return x - y; });
+      case Binary::mul: return binary_loop<T>(a, b, out, [](T x, T y) { return x * y; });
+    }
+  });
+}
+
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  Tensor out = Tensor::zeros(shape, g.dtype(), g.device());
+  Tensor gc = g.contiguous();
+  Shape st = broadcast_strides(out, g.shape());
+  const Shape& gs = g.shape();
+  int64_t d = static_cast<int64_t>(gs.size());
+  CAGE_DISPATCH_FLOAT(g.dtype(), "sum_to", [&] {
+    const scalar_t* gp = gc.data<scalar_t>();
+    scalar_t* op = out.data<scalar_t>();
+    int64_t inner = d ? gs[d - 1] : 1, inner_stride = d ? st[d - 1] : 0;
+    int64_t rows = inner ? gc.numel() / inner : 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t off = 0, rem = r;
+      for (int64_t k = d - 2; k >= 0; --k) {
+        off += (rem % gs[k]) * st[k];
+        rem /= gs[k];
+      }
+      const scalar_t* row = gp + r * inner;
+      if (inner_stride == 0) {
+        scalar_t s = 0;
+        for (int64_t i = 0; i < inner; ++i) s += row[i];
+        op[off] += s;
+      } else {
+        for (int64_t i = 0; i < inner; ++i) op[off + i * inner_stride] += row[i];
+      }
+    }
+  });
+  return out;
+}
+
+void scale(const Tensor& x, double s, const Tensor& out) {
+  check_cpu_contiguous(x, "scale");
+  CAGE_DISPATCH_FLOAT(x.dtype(), "scale", [&] {
+    const scalar_t* xp = x.data<scalar_t>();
+    scalar_t* op = out.data<scalar_t>();
+    scalar_t f = static_cast<scalar_t>(s);
+    parallel_for(0, x.numel(), kGrain, [&](int64_t a, int64_t b) {
+      for (int64_t i = a; i < b; ++i) op[i] = xp[i] * f;
+    });
+  });
+}
+
+double sum_all(const Tensor& x) {
+  Tensor c = x.contiguous();
+  return CAGE_DISPATCH_FLOAT(x.dtype(), "sum_all", [&] {
+    const scalar_t* p = c.data<scalar_t>();
+    double s = 0;
+    for (int64_t i = 0; i < c.numel(); ++i) s += p[i];
+    return s;
+  });
+}
+
+}  // namespace cage::kernels
