@@ -86,7 +86,8 @@ void run_backward(const Tensor& root, const Tensor& seed) {
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      Node* child = node->inputs[next++].grad_fn().get();
+      const Tensor& in = node->inputs[next++];
+      Node* child = in.defined() ? in.grad_fn().get() : nullptr;
       if (child && seen.insert(child).second) stack.push_back({child, 0});
     } else {
       order.push_back(node);

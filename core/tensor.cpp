@@ -219,12 +219,12 @@ Tensor Tensor::to(DType target) const {
 
 Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
 
-Tensor& Tensor::fill_(double value) {
+const Tensor& Tensor::fill_(double value) const {
   cpu_fill(*this, value);
   return *this;
 }
 
-Tensor& Tensor::copy_(const Tensor& src) {
+const Tensor& Tensor::copy_(const Tensor& src) const {
   cpu_copy(*this, src);
   return *this;
 }

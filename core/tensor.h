@@ -69,8 +69,8 @@ class Tensor {
   Tensor detach() const;  // shares storage, no autograd history
 
   // In-place, outside autograd (initialisation, optimizers).
-  Tensor& fill_(double value);
-  Tensor& copy_(const Tensor& src);  // same shape; any strides and dtypes
+  const Tensor& fill_(double value) const;
+  const Tensor& copy_(const Tensor& src) const;  // same shape; any strides and dtypes
 
   // Autograd.
   bool requires_grad() const;

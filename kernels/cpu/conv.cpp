@@ -1,0 +1,168 @@
+// Convolution as GEMMs. im2col rows are output pixels, columns (kh, kw, ci) in the weight's HWIO order,
+// so weight group g is the (KH*KW*Cg, Og) block at column g*Og of the (KH*KW*Cg, Cout) weight matrix.
+// Images are processed in chunks so the column buffer stays small whatever the batch size.
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "kernels/conv.h"
+#include "kernels/cpu/column_reduce.h"
+#include "kernels/gemm.h"
+
+namespace cage::kernels {
+
+Conv2dShape conv2d_shape(const Shape& x, const Shape& w, int64_t stride, int64_t padding, int64_t groups) {
+  CAGE_CHECK(x.size() == 4, "conv2d expects NHWC input, got ", shape_str(x));
+  CAGE_CHECK(w.size() == 4, "conv2d expects an HWIO weight (KH, KW, Cin/groups, Cout), got ", shape_str(w));
+  CAGE_CHECK(stride >= 1 && padding >= 0 && groups >= 1, "conv2d: stride ", stride, " padding ", padding, " groups ",
+             groups);
+  Conv2dShape s{x[0], x[1], x[2], x[3], w[0], w[1], w[3], stride, padding, groups, 0, 0};
+  CAGE_CHECK(s.Cin % groups == 0 && s.Cout % groups == 0, "conv2d: channels ", s.Cin, " -> ", s.Cout,
+             " not divisible by groups ", groups);
+  CAGE_CHECK(w[2] == s.Cin / groups, "conv2d: weight ", shape_str(w), " expects ", w[2] * groups,
+             " input channels, input has ", s.Cin);
+  s.Ho = (s.H + 2 * padding - s.KH) / stride + 1;
+  s.Wo = (s.W + 2 * padding - s.KW) / stride + 1;
+  CAGE_CHECK(s.Ho > 0 && s.Wo > 0, "conv2d: input ", shape_str(x), " smaller than kernel ", s.KH, "x", s.KW);
+  return s;
+}
+
+namespace {
+
+constexpr int64_t kColumnBudget = 16 << 20;  // elements of the im2col buffer per chunk
+
+int64_t images_per_chunk(const Conv2dShape& s) {
+  int64_t per_image = s.Ho * s.Wo * s.KH * s.KW * (s.Cin / s.groups);
+  return std::max<int64_t>(1, std::min<int64_t>(s.N, kColumnBudget / std::max<int64_t>(per_image, 1)));
+}
+
+// cols (images * Ho * Wo, KH*KW*Cg) for group g of images [n0, n0 + images).
+template <typename T>
+void im2col(const Conv2dShape& s, const T* x, int64_t n0, int64_t images, int64_t g, T* cols) {
+  const int64_t Cg = s.Cin / s.groups, K = s.KH * s.KW * Cg;
+  parallel_for(0, images * s.Ho, 4, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = n0 + r / s.Ho, oh = r % s.Ho;
+      for (int64_t ow = 0; ow < s.Wo; ++ow) {
+        T* row = cols + (r * s.Wo + ow) * K;
+        for (int64_t kh = 0; kh < s.KH; ++kh) {
+          const int64_t ih = oh * s.stride - s.padding + kh;
+          for (int64_t kw = 0; kw < s.KW; ++kw) {
+            const int64_t iw = ow * s.stride - s.padding + kw;
+            T* dst = row + (kh * s.KW + kw) * Cg;
+            if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W)
+              std::memset(dst, 0, sizeof(T) * Cg);
+            else
+              std::memcpy(dst, x + ((n * s.H + ih) * s.W + iw) * s.Cin + g * Cg, sizeof(T) * Cg);
+          }
+        }
+      }
+    }
+  });
+}
+
+// gx[images n0..] += col2im(cols) for group g. Parallel over images: their pixels are disjoint.
+template <typename T>
+void col2im(const Conv2dShape& s, const T* cols, int64_t n0, int64_t images, int64_t g, T* gx) {
+  const int64_t Cg = s.Cin / s.groups, K = s.KH * s.KW * Cg;
+  parallel_for(0, images, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t oh = 0; oh < s.Ho; ++oh)
+        for (int64_t ow = 0; ow < s.Wo; ++ow) {
+          const T* row = cols + ((i * s.Ho + oh) * s.Wo + ow) * K;
+          for (int64_t kh = 0; kh < s.KH; ++kh) {
+            const int64_t ih = oh * s.stride - s.padding + kh;
+            if (ih < 0 || ih >= s.H) continue;
+            for (int64_t kw = 0; kw < s.KW; ++kw) {
+              const int64_t iw = ow * s.stride - s.padding + kw;
+              if (iw < 0 || iw >= s.W) continue;
+              T* dst = gx + (((n0 + i) * s.H + ih) * s.W + iw) * s.Cin + g * Cg;
+              const T* src = row + (kh * s.KW + kw) * Cg;
+              for (int64_t c = 0; c < Cg; ++c) dst[c] += src[c];
+            }
+          }
+        }
+  });
+}
+
+template <typename T>
+void add_bias_rows(T* y, const T* b, int64_t rows, int64_t C) {
+  parallel_for(0, rows, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = 0; c < C; ++c) y[r * C + c] += b[c];
+  });
+}
+
+}  // namespace
+
+void conv2d_forward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
+  if (s.is_depthwise()) return depthwise_conv2d_forward(s, x, w, b, y);
+  CAGE_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const T* wp = w.data<T>();
+    T* yp = y.data<T>();
+    const int64_t Cg = s.Cin / s.groups, Og = s.Cout / s.groups, K = s.KH * s.KW * Cg, P = s.Ho * s.Wo;
+    if (s.is_pointwise()) {
+      gemm<T>(false, false, s.N * P, s.Cout, s.Cin, 1, xp, s.Cin, wp, s.Cout, 0, yp, s.Cout);
+    } else {
+      const int64_t chunk = images_per_chunk(s);
+      std::vector<T> cols(chunk * P * K);
+      for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
+        const int64_t imgs = std::min(chunk, s.N - n0);
+        for (int64_t g = 0; g < s.groups; ++g) {
+          im2col(s, xp, n0, imgs, g, cols.data());
+          gemm<T>(false, false, imgs * P, Og, K, 1, cols.data(), K, wp + g * Og, s.Cout, 0, yp + n0 * P * s.Cout + g * Og,
+                  s.Cout);
+        }
+      }
+    }
+    if (b.defined()) add_bias_rows(yp, b.data<T>(), s.N * P, s.Cout);
+  });
+}
+
+void conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx,
+                     const Tensor& gw, const Tensor& gb) {
+  CAGE_DISPATCH_FLOAT(x.dtype(), "conv2d_backward", [&] {
+    using T = scalar_t;
+    const T* g = gy.data<T>();
+    const int64_t P = s.Ho * s.Wo, rows = s.N * P;
+    if (gb.defined()) {
+      std::vector<double> sums = column_reduce(rows, s.Cout, [&](int64_t r0, int64_t r1, double* acc) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t c = 0; c < s.Cout; ++c) acc[c] += g[r * s.Cout + c];
+      });
+      for (int64_t c = 0; c < s.Cout; ++c) gb.data<T>()[c] = static_cast<T>(sums[c]);
+    }
+    if (s.is_depthwise()) return depthwise_conv2d_backward(s, x, w, gy, gx, gw);
+    const T* xp = x.data<T>();
+    const T* wp = w.data<T>();
+    if (s.is_pointwise()) {
+      if (gx.defined()) gemm<T>(false, true, rows, s.Cin, s.Cout, 1, g, s.Cout, wp, s.Cout, 0, gx.data<T>(), s.Cin);
+      if (gw.defined()) gemm<T>(true, false, s.Cin, s.Cout, rows, 1, xp, s.Cin, g, s.Cout, 0, gw.data<T>(), s.Cout);
+      return;
+    }
+    const int64_t Cg = s.Cin / s.groups, Og = s.Cout / s.groups, K = s.KH * s.KW * Cg;
+    const int64_t chunk = images_per_chunk(s);
+    std::vector<T> cols(chunk * P * K);
+    if (gx.defined()) gx.fill_(0);
+    for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
+      const int64_t imgs = std::min(chunk, s.N - n0);
+      for (int64_t gi = 0; gi < s.groups; ++gi) {
+        const T* gchunk = g + n0 * P * s.Cout + gi * Og;
+        if (gw.defined()) {
+          im2col(s, xp, n0, imgs, gi, cols.data());
+          // gW_g (K, Og) += cols^T (K, rows) @ gY_g (rows, Og); the first chunk overwrites.
+          gemm<T>(true, false, K, Og, imgs * P, 1, cols.data(), K, gchunk, s.Cout, n0 == 0 ? 0 : 1,
+                  gw.data<T>() + gi * Og, s.Cout);
+        }
+        if (gx.defined()) {
+          // dcols (rows, K) = gY_g (rows, Og) @ W_g^T (Og, K), then scattered back to pixels.
+          gemm<T>(false, true, imgs * P, K, Og, 1, gchunk, s.Cout, wp + gi * Og, s.Cout, 0, cols.data(), K);
+          col2im(s, cols.data(), n0, imgs, gi, gx.data<T>());
+        }
+      }
+    }
+  });
+}
+
+}  // namespace cage::kernels

@@ -1,0 +1,103 @@
+// Depthwise convolution (one filter per channel), NHWC, any kernel/stride/padding. The channel loop is
+// innermost and contiguous in input, weight (KH, KW, 1, C) and output, so it vectorises.
+#include "core/thread_pool.h"
+#include "kernels/conv.h"
+
+namespace cage::kernels {
+
+void depthwise_conv2d_forward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
+  CAGE_DISPATCH_FLOAT(x.dtype(), "depthwise_conv2d", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const T* wp = w.data<T>();
+    const T* bp = b.defined() ? b.data<T>() : nullptr;
+    T* yp = y.data<T>();
+    const int64_t C = s.Cin;
+    parallel_for(0, s.N * s.Ho, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t n = r / s.Ho, oh = r % s.Ho;
+        for (int64_t ow = 0; ow < s.Wo; ++ow) {
+          T* out = yp + ((n * s.Ho + oh) * s.Wo + ow) * C;
+          for (int64_t c = 0; c < C; ++c) out[c] = bp ? bp[c] : T(0);
+          for (int64_t kh = 0; kh < s.KH; ++kh) {
+            const int64_t ih = oh * s.stride - s.padding + kh;
+            if (ih < 0 || ih >= s.H) continue;
+            for (int64_t kw = 0; kw < s.KW; ++kw) {
+              const int64_t iw = ow * s.stride - s.padding + kw;
+              if (iw < 0 || iw >= s.W) continue;
+              const T* in = xp + ((n * s.H + ih) * s.W + iw) * C;
+              const T* wk = wp + (kh * s.KW + kw) * C;
+              for (int64_t c = 0; c < C; ++c) out[c] += in[c] * wk[c];
+            }
+          }
+        }
+      }
+    });
+  });
+}
+
+void depthwise_conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& gy,
+                               const Tensor& gx, const Tensor& gw) {
+  CAGE_DISPATCH_FLOAT(x.dtype(), "depthwise_conv2d_backward", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const T* wp = w.data<T>();
+    const T* g = gy.data<T>();
+    const int64_t C = s.Cin;
+    if (gx.defined()) {
+      T* gxp = gx.data<T>();
+      gx.fill_(0);
+      // Per image: the scatter of one image never touches another's gradient.
+      parallel_for(0, s.N, 1, [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n)
+          for (int64_t oh = 0; oh < s.Ho; ++oh)
+            for (int64_t ow = 0; ow < s.Wo; ++ow) {
+              const T* go = g + ((n * s.Ho + oh) * s.Wo + ow) * C;
+              for (int64_t kh = 0; kh < s.KH; ++kh) {
+                const int64_t ih = oh * s.stride - s.padding + kh;
+                if (ih < 0 || ih >= s.H) continue;
+                for (int64_t kw = 0; kw < s.KW; ++kw) {
+                  const int64_t iw = ow * s.stride - s.padding + kw;
+                  if (iw < 0 || iw >= s.W) continue;
+                  T* gi = gxp + ((n * s.H + ih) * s.W + iw) * C;
+                  const T* wk = wp + (kh * s.KW + kw) * C;
+                  for (int64_t c = 0; c < C; ++c) gi[c] += go[c] * wk[c];
+                }
+              }
+            }
+      });
+    }
+    if (gw.defined()) {
+      T* gwp = gw.data<T>();
+      // Parallel over channel blocks: each block owns its weight gradients, no reduction needed.
+      constexpr int64_t kBlock = 16;
+      const int64_t blocks = (C + kBlock - 1) / kBlock;
+      parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t blk = b0; blk < b1; ++blk) {
+          const int64_t c0 = blk * kBlock, c1 = std::min(C, c0 + kBlock);
+          std::vector<double> acc(s.KH * s.KW * kBlock, 0.0);
+          for (int64_t n = 0; n < s.N; ++n)
+            for (int64_t oh = 0; oh < s.Ho; ++oh)
+              for (int64_t ow = 0; ow < s.Wo; ++ow) {
+                const T* go = g + ((n * s.Ho + oh) * s.Wo + ow) * C;
+                for (int64_t kh = 0; kh < s.KH; ++kh) {
+                  const int64_t ih = oh * s.stride - s.padding + kh;
+                  if (ih < 0 || ih >= s.H) continue;
+                  for (int64_t kw = 0; kw < s.KW; ++kw) {
+                    const int64_t iw = ow * s.stride - s.padding + kw;
+                    if (iw < 0 || iw >= s.W) continue;
+                    const T* in = xp + ((n * s.H + ih) * s.W + iw) * C;
+                    double* a = acc.data() + (kh * s.KW + kw) * kBlock;
+                    for (int64_t c = c0; c < c1; ++c) a[c - c0] += static_cast<double>(go[c]) * in[c];
+                  }
+                }
+              }
+          for (int64_t k = 0; k < s.KH * s.KW; ++k)
+            for (int64_t c = c0; c < c1; ++c) gwp[k * C + c] = static_cast<T>(acc[k * kBlock + c - c0]);
+        }
+      });
+    }
+  });
+}
+
+}  // namespace cage::kernels

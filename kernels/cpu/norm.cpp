@@ -1,0 +1,201 @@
+// CPU BatchNorm (NHWC, statistics per channel) and LayerNorm (per row), forward and backward.
+// Statistics accumulate in double; the normalisation itself runs in the tensor's dtype.
+#include <cmath>
+
+#include "kernels/cpu/column_reduce.h"
+#include "kernels/norm.h"
+
+namespace cage::kernels {
+
+namespace {
+
+template <typename T>
+const T* opt_data(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                        const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
+                        const Tensor& mean_out, const Tensor& invstd_out) {
+  const int64_t C = x.size(-1), rows = x.numel() / C;
+  CAGE_CHECK(x.is_contiguous(), "batch_norm: x must be contiguous");
+  CAGE_CHECK(!training || rows > 1, "batch_norm in training mode needs more than one value per channel, got ",
+             shape_str(x.shape()));
+  CAGE_DISPATCH_FLOAT(x.dtype(), "batch_norm_forward", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const T* w = opt_data<T>(weight);
+    const T* b = opt_data<T>(bias);
+    double* mean = mean_out.data<double>();
+    double* invstd = invstd_out.data<double>();
+    T* rm = running_mean.defined() ? running_mean.data<T>() : nullptr;
+    T* rv = running_var.defined() ? running_var.data<T>() : nullptr;
+    if (training) {
+      // Two passes (mean, then centred squares) keep the variance accurate when |mean| >> std.
+      std::vector<double> s = column_reduce(rows, C, [&](int64_t r0, int64_t r1, double* acc) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t c = 0; c < C; ++c) acc[c] += xp[r * C + c];
+      });
+      for (int64_t c = 0; c < C; ++c) mean[c] = s[c] / rows;
+      std::vector<double> ss = column_reduce(rows, C, [&](int64_t r0, int64_t r1, double* acc) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t c = 0; c < C; ++c) {
+            double d = xp[r * C + c] - mean[c];
+            acc[c] += d * d;
+          }
+      });
+      for (int64_t c = 0; c < C; ++c) {
+        double var = ss[c] / rows;
+        invstd[c] = 1.0 / std::sqrt(var + eps);
+        if (rm) rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean[c]);
+        if (rv) rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * ss[c] / (rows - 1));
+      }
+    } else {
+      CAGE_CHECK(rm && rv, "batch_norm in eval mode needs running statistics");
+      for (int64_t c = 0; c < C; ++c) {
+        mean[c] = rm[c];
+        invstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
+      }
+    }
+    // y = x * a + b' with per-channel a = w * invstd, b' = b - mean * a.
+    std::vector<T> a(C), shift(C);
+    for (int64_t c = 0; c < C; ++c) {
+      double ac = (w ? w[c] : 1.0) * invstd[c];
+      a[c] = static_cast<T>(ac);
+      shift[c] = static_cast<T>((b ? b[c] : 0.0) - mean[c] * ac);
+    }
+    T* yp = y.data<T>();
+    parallel_for(0, rows, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < C; ++c) yp[r * C + c] = xp[r * C + c] * a[c] + shift[c];
+    });
+  });
+}
+
+void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& mean_t, const Tensor& invstd_t,
+                         const Tensor& gy, bool training, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
+  const int64_t C = x.size(-1), rows = x.numel() / C;
+  CAGE_DISPATCH_FLOAT(x.dtype(), "batch_norm_backward", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const T* g = gy.data<T>();
+    const T* w = opt_data<T>(weight);
+    const double* mean = mean_t.data<double>();
+    const double* invstd = invstd_t.data<double>();
+    // sums[c] = sum gy, sums[C + c] = sum gy * xhat
+    std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          double gv = g[r * C + c];
+          acc[c] += gv;
+          acc[C + c] += gv * (xp[r * C + c] - mean[c]) * invstd[c];
+        }
+    });
+    if (gw.defined())
+      for (int64_t c = 0; c < C; ++c) gw.data<T>()[c] = static_cast<T>(sums[C + c]);
+    if (gb.defined())
+      for (int64_t c = 0; c < C; ++c) gb.data<T>()[c] = static_cast<T>(sums[c]);
+    if (!gx.defined()) return;
+    T* gxp = gx.data<T>();
+    // Training: gx = w*invstd * (gy - mean(gy) - xhat * mean(gy*xhat)); eval: gx = w*invstd * gy.
+    std::vector<T> k(C), m1(C), m2(C), mu(C), is(C);
+    for (int64_t c = 0; c < C; ++c) {
+      k[c] = static_cast<T>((w ? w[c] : 1.0) * invstd[c]);
+      m1[c] = training ? static_cast<T>(sums[c] / rows) : T(0);
+      m2[c] = training ? static_cast<T>(sums[C + c] / rows) : T(0);
+      mu[c] = static_cast<T>(mean[c]);
+      is[c] = static_cast<T>(invstd[c]);
+    }
+    parallel_for(0, rows, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          T xhat = (xp[r * C + c] - mu[c]) * is[c];
+          gxp[r * C + c] = k[c] * (g[r * C + c] - m1[c] - xhat * m2[c]);
+        }
+    });
+  });
+}
+
+void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, const Tensor& y,
+                        const Tensor& mean_out, const Tensor& invstd_out) {
+  const int64_t C = x.size(-1), rows = x.numel() / C;
+  CAGE_DISPATCH_FLOAT(x.dtype(), "layer_norm_forward", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const T* w = opt_data<T>(weight);
+    const T* b = opt_data<T>(bias);
+    T* yp = y.data<T>();
+    double* mean = mean_out.data<double>();
+    double* invstd = invstd_out.data<double>();
+    parallel_for(0, rows, std::max<int64_t>(1, 4096 / C), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* row = xp + r * C;
+        double s = 0;
+        for (int64_t c = 0; c < C; ++c) s += row[c];
+        double m = s / C, v = 0;
+        for (int64_t c = 0; c < C; ++c) v += (row[c] - m) * (row[c] - m);
+        double is = 1.0 / std::sqrt(v / C + eps);
+        mean[r] = m;
+        invstd[r] = is;
+        T mt = static_cast<T>(m), it = static_cast<T>(is);
+        T* out = yp + r * C;
+        for (int64_t c = 0; c < C; ++c) {
+          T xh = (row[c] - mt) * it;
+          out[c] = (w ? xh * w[c] : xh) + (b ? b[c] : T(0));
+        }
+      }
+    });
+  });
+}
+
+void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& mean_t, const Tensor& invstd_t,
+                         const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
+  const int64_t C = x.size(-1), rows = x.numel() / C;
+  CAGE_DISPATCH_FLOAT(x.dtype(), "layer_norm_backward", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const T* g = gy.data<T>();
+    const T* w = opt_data<T>(weight);
+    const double* mean = mean_t.data<double>();
+    const double* invstd = invstd_t.data<double>();
+    if (gw.defined() || gb.defined()) {
+      std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t c = 0; c < C; ++c) {
+            double gv = g[r * C + c];
+            acc[c] += gv * (xp[r * C + c] - mean[r]) * invstd[r];
+            acc[C + c] += gv;
+          }
+      });
+      if (gw.defined())
+        for (int64_t c = 0; c < C; ++c) gw.data<T>()[c] = static_cast<T>(sums[c]);
+      if (gb.defined())
+        for (int64_t c = 0; c < C; ++c) gb.data<T>()[c] = static_cast<T>(sums[C + c]);
+    }
+    if (!gx.defined()) return;
+    T* gxp = gx.data<T>();
+    parallel_for(0, rows, std::max<int64_t>(1, 4096 / C), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        // gx = invstd * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat)), gxhat = gy * w
+        double s1 = 0, s2 = 0;
+        for (int64_t c = 0; c < C; ++c) {
+          double gh = g[r * C + c] * (w ? w[c] : T(1));
+          double xh = (xp[r * C + c] - mean[r]) * invstd[r];
+          s1 += gh;
+          s2 += gh * xh;
+        }
+        T m1 = static_cast<T>(s1 / C), m2 = static_cast<T>(s2 / C);
+        T mt = static_cast<T>(mean[r]), it = static_cast<T>(invstd[r]);
+        for (int64_t c = 0; c < C; ++c) {
+          T gh = g[r * C + c] * (w ? w[c] : T(1));
+          T xh = (xp[r * C + c] - mt) * it;
+          gxp[r * C + c] = it * (gh - m1 - xh * m2);
+        }
+      }
+    });
+  });
+}
+
+}  // namespace cage::kernels
