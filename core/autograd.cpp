@@ -78,30 +78,31 @@ void run_backward(const Tensor& root, const Tensor& seed) {
     return;
   }
 
-  // Topological order of the nodes reachable from the root (iterative DFS, post-order).
-  std::vector<Node*> order;
+  // Topological order of the nodes reachable from the root (iterative DFS, post-order). The order holds
+  // owning pointers: releasing a node's inputs below may drop the last other reference to a node still due.
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, size_t>> stack{{root.grad_fn().get(), 0}};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root.grad_fn(), 0}};
   seen.insert(root.grad_fn().get());
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
       const Tensor& in = node->inputs[next++];
-      Node* child = in.defined() ? in.grad_fn().get() : nullptr;
-      if (child && seen.insert(child).second) stack.push_back({child, 0});
+      std::shared_ptr<Node> child = in.defined() ? in.grad_fn() : nullptr;
+      if (child && seen.insert(child.get()).second) stack.push_back({child, 0});
     } else {
       order.push_back(node);
       stack.pop_back();
     }
   }
-  for (Node* n : order)
+  for (auto& n : order)
     CAGE_CHECK(!n->released(), "backward through a graph whose saved tensors were already released (op '",
                n->name, "'): run the forward again");
 
   std::unordered_map<Node*, Tensor> grads;
   grads[root.grad_fn().get()] = g0;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* node = *it;
+    Node* node = it->get();
     auto found = grads.find(node);
     if (found == grads.end()) continue;  // no gradient flowed here
     Tensor g = std::move(found->second);
