@@ -1,0 +1,88 @@
+// One PyTorch reference case (tools/reference/ref_ops.py) seen from a test: its inputs as fresh leaves, the
+// backward with the stored upstream gradient, tolerance checks of the output and of every stored gradient,
+// and one printed line per case with the max abs errors (collected into the accuracy notes).
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "core/tensor.h"
+#include "support/reference.h"
+#include "support/test_support.h"
+
+namespace cage::test {
+
+struct Tolerance {
+  double atol, rtol;
+};
+
+class TorchCase {
+ public:
+  // f32 and f64 tolerances; the case's dtype (that of its output) picks one.
+  TorchCase(const ReferenceCase& c, Tolerance f32, Tolerance f64 = {1e-10, 1e-9}) : c_(c) {
+    tol_ = c.file.get("out").dtype() == DType::f64 ? f64 : f32;
+  }
+  ~TorchCase() { std::printf("[torch] %-44s%s\n", c_.name.c_str(), line_.c_str()); }
+
+  const nlohmann::json& params() const { return c_.params; }
+  const Tolerance& tol() const { return tol_; }
+  bool has(const std::string& name) const { return c_.file.has("in." + name); }
+
+  // A fresh copy of in.<name> that requires grad; its gradient is compared against grad.<name> in check_grads().
+  Tensor leaf(const std::string& name) {
+    Tensor t = c_.file.get("in." + name).clone();
+    t.set_requires_grad(true);
+    leaves_[name] = t;
+    return t;
+  }
+  // in.<name> without a gradient (running statistics).
+  Tensor input(const std::string& name) const { return c_.file.get("in." + name).clone(); }
+  const Tensor& stored(const std::string& name) const { return c_.file.get(name); }
+
+  void backward(const Tensor& out) {
+    ASSERT_TRUE(out.requires_grad()) << c_.name << ": output does not require grad";
+    out.backward(c_.file.get("gout"));
+  }
+
+  // Compares `actual` with the stored tensor `expected` (its name labels the printed error).
+  void check(const std::string& expected, const Tensor& actual, Tolerance t) {
+    const Tensor& e = c_.file.get(expected);
+    if (!actual.defined()) {
+      ADD_FAILURE() << c_.name << ": " << expected << " is undefined";
+      line_ += "  " + expected + " undefined";
+      return;
+    }
+    EXPECT_TRUE(allclose(actual, e, t.atol, t.rtol)) << c_.name << ": " << expected;
+    char buf[96];
+    if (actual.shape() == e.shape())
+      std::snprintf(buf, sizeof buf, "  %s %.2e", expected.c_str(), compare(actual, e, t.atol, t.rtol).max_abs);
+    else
+      std::snprintf(buf, sizeof buf, "  %s shape-mismatch", expected.c_str());
+    line_ += buf;
+  }
+  void check(const std::string& expected, const Tensor& actual) { check(expected, actual, tol_); }
+
+  // Every grad.<name> stored for a leaf created with leaf().
+  void check_grads(Tolerance t) {
+    for (auto& [name, leaf] : leaves_)
+      if (c_.file.has("grad." + name)) check("grad." + name, leaf.grad(), t);
+  }
+  void check_grads() { check_grads(tol_); }
+
+  // Forward, backward, and every comparison with the case's tolerance.
+  void run(const Tensor& out) {
+    check("out", out);
+    backward(out);
+    check_grads();
+  }
+
+ private:
+  const ReferenceCase& c_;
+  Tolerance tol_;
+  std::map<std::string, Tensor> leaves_;
+  std::string line_;
+};
+
+}  // namespace cage::test
