@@ -1,0 +1,246 @@
+#include "models/maxvit.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/autograd.h"
+
+namespace cage::models {
+
+Tensor relative_position_index(int64_t P) {
+  const int64_t N = P * P;
+  Tensor idx = Tensor::empty({N, N}, DType::i64);
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < N; ++j)
+      idx.data<int64_t>()[i * N + j] = (i / P - j / P + P - 1) * (2 * P - 1) + (i % P - j % P + P - 1);
+  return idx;
+}
+
+namespace {
+
+// torchvision's Conv2dNormActivation without activation: children "0" (conv) and "1" (BatchNorm).
+struct ConvNorm {
+  std::shared_ptr<nn::Conv2d> conv;
+  std::shared_ptr<nn::BatchNorm2d> norm;
+};
+ConvNorm add_conv_norm(Container& parent, const std::string& name, const MaxVitConfig& c, int64_t in, int64_t out,
+                       int64_t kernel, int64_t stride, int64_t groups) {
+  auto seq = parent.add(name, std::make_shared<Container>());
+  ConvNorm cn;
+  cn.conv = seq->add("0", std::make_shared<nn::Conv2d>(in, out, kernel, stride, kernel / 2, groups, false));
+  cn.norm = seq->add("1", std::make_shared<nn::BatchNorm2d>(out, c.bn_eps, c.bn_momentum));
+  return cn;
+}
+
+}  // namespace
+
+class MBConv : public Container {
+ public:
+  MBConv(const MaxVitConfig& c, int64_t in, int64_t out, int64_t stride, double p_drop) : stride_(stride), p_drop_(p_drop) {
+    const int64_t mid = static_cast<int64_t>(out * c.expansion_ratio);
+    const int64_t sqz = static_cast<int64_t>(out * c.squeeze_ratio);
+    if (stride != 1 || in != out) {
+      auto proj = add("proj", std::make_shared<Container>());
+      proj_conv_ = proj->add(stride == 2 ? "1" : "0", std::make_shared<nn::Conv2d>(in, out, 1, 1, 0, 1, true));
+    }
+    auto layers = add("layers", std::make_shared<Container>());
+    pre_norm_ = layers->add("pre_norm", std::make_shared<nn::BatchNorm2d>(in, c.bn_eps, c.bn_momentum));
+    conv_a_ = add_conv_norm(*layers, "conv_a", c, in, mid, 1, 1, 1);
+    conv_b_ = add_conv_norm(*layers, "conv_b", c, mid, mid, 3, stride, mid);
+    auto se = layers->add("squeeze_excitation", std::make_shared<Container>());
+    fc1_ = se->add("fc1", std::make_shared<nn::Conv2d>(mid, sqz, 1, 1, 0, 1, true));
+    fc2_ = se->add("fc2", std::make_shared<nn::Conv2d>(sqz, mid, 1, 1, 0, 1, true));
+    conv_c_ = layers->add("conv_c", std::make_shared<nn::Conv2d>(mid, out, 1, 1, 0, 1, true));
+  }
+
+  Tensor forward(const Tensor& x, Philox* rng) {
+    Tensor res = x;
+    if (proj_conv_) {
+      if (stride_ == 2) res = nn::avg_pool2d(res, 3, 2, 1, true);
+      res = proj_conv_->forward(res);
+    }
+    Tensor h = pre_norm_->forward(x);
+    h = nn::gelu(conv_a_.norm->forward(conv_a_.conv->forward(h)));
+    h = nn::gelu(conv_b_.norm->forward(conv_b_.conv->forward(h)));
+    // Squeeze-excitation: per-channel gate from the globally pooled features.
+    Tensor s = nn::global_avg_pool(h).reshape({h.size(0), 1, 1, h.size(3)});
+    s = nn::sigmoid(fc2_->forward(nn::silu(fc1_->forward(s))));
+    h = conv_c_->forward(nn::mul(h, s));
+    if (is_training() && p_drop_ > 0) {
+      CAGE_CHECK(rng, "MaxViT in training mode with stochastic depth needs a random generator (MaxVit::rng)");
+      h = nn::stochastic_depth(h, p_drop_, true, *rng);
+    }
+    return nn::add(res, h);
+  }
+
+ private:
+  int64_t stride_;
+  double p_drop_;
+  std::shared_ptr<nn::Conv2d> proj_conv_, fc1_, fc2_, conv_c_;
+  std::shared_ptr<nn::BatchNorm2d> pre_norm_;
+  ConvNorm conv_a_, conv_b_;
+};
+
+// torchvision's RelativePositionalMultiHeadAttention: parameters first, then the index buffer, then the linears.
+class RelPosAttention : public Container {
+ public:
+  RelPosAttention(int64_t C, int64_t head_dim, int64_t P)
+      : table(register_parameter("relative_position_bias_table",
+                                 Tensor::zeros({(2 * P - 1) * (2 * P - 1), C / head_dim}))),
+        index(register_buffer("relative_position_index", relative_position_index(P))) {
+    CAGE_CHECK(C % head_dim == 0, "attention width ", C, " is not a multiple of head_dim ", head_dim);
+    to_qkv = add("to_qkv", std::make_shared<nn::Linear>(C, 3 * C, true));
+    merge = add("merge", std::make_shared<nn::Linear>(C, C, true));
+  }
+  Tensor& table;
+  Tensor& index;
+  std::shared_ptr<nn::Linear> to_qkv, merge;
+};
+
+class PartitionAttention : public Container {
+ public:
+  PartitionAttention(const MaxVitConfig& c, int64_t C, nn::Partition kind, double p_drop) : c_(c), p_drop_(p_drop) {
+    auto attn = add("attn_layer", std::make_shared<Container>());
+    norm1_ = attn->add("0", std::make_shared<nn::LayerNorm>(C, c.ln_eps));
+    attn_ = attn->add("1", std::make_shared<RelPosAttention>(C, c.head_dim, c.partition_size));
+    auto mlp = add("mlp_layer", std::make_shared<Container>());
+    const int64_t hidden = static_cast<int64_t>(C * c.mlp_ratio);
+    norm2_ = mlp->add("0", std::make_shared<nn::LayerNorm>(C, c.ln_eps));
+    fc1_ = mlp->add("1", std::make_shared<nn::Linear>(C, hidden, true));
+    fc2_ = mlp->add("3", std::make_shared<nn::Linear>(hidden, C, true));
+    options_.kind = kind;
+    options_.partition = c.partition_size;
+    options_.heads = C / c.head_dim;
+    options_.scale = 1.0 / std::sqrt(static_cast<double>(C));  // torchvision scales by the layer width, not head_dim
+  }
+
+  Tensor forward(const Tensor& x, Philox* rng) {
+    Tensor qkv = attn_->to_qkv->forward(norm1_->forward(x));
+    Tensor a = attn_->merge->forward(nn::relpos_attention(qkv, attn_->table, options_));
+    Tensor h = nn::add(x, regularize(a, c_.attention_dropout, rng));
+    Tensor m = fc2_->forward(nn::gelu(fc1_->forward(norm2_->forward(h))));
+    return nn::add(h, regularize(m, c_.mlp_dropout, rng));
+  }
+
+ private:
+  Tensor regularize(Tensor t, double p_dropout, Philox* rng) {
+    if (!is_training() || (p_dropout == 0 && p_drop_ == 0)) return t;
+    CAGE_CHECK(rng, "MaxViT in training mode with dropout or stochastic depth needs a random generator (MaxVit::rng)");
+    t = nn::dropout(t, p_dropout, true, *rng);
+    return nn::stochastic_depth(t, p_drop_, true, *rng);
+  }
+
+  MaxVitConfig c_;
+  double p_drop_;
+  nn::AttentionOptions options_;
+  std::shared_ptr<nn::LayerNorm> norm1_, norm2_;
+  std::shared_ptr<RelPosAttention> attn_;
+  std::shared_ptr<nn::Linear> fc1_, fc2_;
+};
+
+MaxVitLayer::MaxVitLayer(const MaxVitConfig& c, int64_t in, int64_t out, int64_t stride, double p_drop) {
+  auto layers = register_module("layers", std::make_shared<Container>());
+  mbconv = layers->add("MBconv", std::make_shared<MBConv>(c, in, out, stride, p_drop));
+  window = layers->add("window_attention", std::make_shared<PartitionAttention>(c, out, nn::Partition::window, p_drop));
+  grid = layers->add("grid_attention", std::make_shared<PartitionAttention>(c, out, nn::Partition::grid, p_drop));
+}
+
+Tensor MaxVitLayer::forward(const Tensor& x, Philox* rng, const Observer& observe, const std::string& name) {
+  Tensor h = mbconv->forward(x, rng);
+  if (observe) observe(name + ".MBconv", h);
+  h = window->forward(h, rng);
+  if (observe) observe(name + ".window_attention", h);
+  h = grid->forward(h, rng);
+  if (observe) observe(name + ".grid_attention", h);
+  return h;
+}
+
+MaxVit::MaxVit(const MaxVitConfig& c) : config_(c) {
+  CAGE_CHECK(c.block_channels.size() == c.block_layers.size() && !c.block_channels.empty(),
+             "MaxViT config: block_channels and block_layers differ in length");
+  stem_ = register_module("stem", std::make_shared<Container>());
+  ConvNorm s0 = add_conv_norm(*stem_, "0", c, c.in_channels, c.stem_channels, 3, 2, 1);
+  stem_conv0_ = s0.conv;
+  stem_bn_ = s0.norm;
+  auto s1 = stem_->add("1", std::make_shared<Container>());
+  stem_conv1_ = s1->add("0", std::make_shared<nn::Conv2d>(c.stem_channels, c.stem_channels, 3, 1, 1, 1, true));
+
+  int64_t total = 0;
+  for (int64_t n : c.block_layers) total += n;
+  auto blocks = register_module("blocks", std::make_shared<Container>());
+  int64_t in = c.stem_channels, layer_index = 0;
+  for (size_t s = 0; s < c.block_channels.size(); ++s) {
+    auto block = blocks->add(std::to_string(s), std::make_shared<Container>());
+    auto layers = block->add("layers", std::make_shared<Container>());
+    stages_.emplace_back();
+    for (int64_t l = 0; l < c.block_layers[s]; ++l, ++layer_index) {
+      // np.linspace(0, p, total)[layer_index], as torchvision spreads the rates
+      double p = total > 1 ? c.stochastic_depth_prob * layer_index / (total - 1) : 0.0;
+      int64_t out = c.block_channels[s];
+      stages_.back().push_back(
+          layers->add(std::to_string(l), std::make_shared<MaxVitLayer>(c, l == 0 ? in : out, out, l == 0 ? 2 : 1, p)));
+    }
+    in = c.block_channels[s];
+  }
+
+  auto head = register_module("classifier", std::make_shared<Container>());
+  const int64_t width = c.block_channels.back();
+  head_norm_ = head->add("2", std::make_shared<nn::LayerNorm>(width, c.ln_eps));
+  head_fc_ = head->add("3", std::make_shared<nn::Linear>(width, width, true));
+  head_out_ = head->add(c.head_dropout > 0 ? "6" : "5", std::make_shared<nn::Linear>(width, c.num_classes, false));
+}
+
+Tensor MaxVit::forward(const Tensor& x, const Observer& observe) {
+  CAGE_CHECK(x.dim() == 4 && x.size(3) == config_.in_channels, "MaxViT expects NHWC input with ", config_.in_channels,
+             " channels, got ", describe(x));
+  Tensor h = nn::gelu(stem_bn_->forward(stem_conv0_->forward(x)));
+  h = stem_conv1_->forward(h);
+  if (observe) observe("stem", h);
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    for (size_t l = 0; l < stages_[s].size(); ++l)
+      h = stages_[s][l]->forward(h, rng, observe, "stage" + std::to_string(s) + ".layer" + std::to_string(l));
+    if (observe) observe("stage" + std::to_string(s), h);
+  }
+  Tensor pooled = nn::global_avg_pool(h);
+  if (observe) observe("pooled", pooled);
+  Tensor pre = nn::tanh(head_fc_->forward(head_norm_->forward(pooled)));
+  if (observe) observe("pre_logits", pre);
+  if (is_training() && config_.head_dropout > 0) {
+    CAGE_CHECK(rng, "MaxViT in training mode with head dropout needs a random generator (MaxVit::rng)");
+    pre = nn::dropout(pre, config_.head_dropout, true, *rng);
+  }
+  Tensor logits = head_out_->forward(pre);
+  if (observe) observe("logits", logits);
+  return logits;
+}
+
+void MaxVit::init_weights(uint64_t seed) {
+  Philox g(seed, 0x4d61785669540000ull);  // a stream of its own, apart from dropout and data order
+  NoGradGuard no_grad;
+  for (auto& e : state_entries()) {
+    Tensor& t = *e.tensor;
+    if (t.dtype() != DType::f32 && t.dtype() != DType::f64) continue;
+    const std::string& k = e.key;
+    auto ends = [&](const char* suffix) {
+      size_t n = std::strlen(suffix);
+      return k.size() >= n && k.compare(k.size() - n, n, suffix) == 0;
+    };
+    Tensor v = Tensor::empty(t.shape(), DType::f64);
+    double* p = v.data<double>();
+    if (ends("relative_position_bias_table")) {
+      for (int64_t i = 0; i < v.numel(); ++i) {  // trunc_normal_(std=0.02, a=-2, b=2): the bounds never bind
+        double z = g.normal();
+        p[i] = 0.02 * z;
+      }
+    } else if (ends("running_var") || (t.dim() == 1 && ends(".weight"))) {
+      for (int64_t i = 0; i < v.numel(); ++i) p[i] = 1.0;
+    } else if (t.dim() > 1) {
+      for (int64_t i = 0; i < v.numel(); ++i) p[i] = 0.02 * g.normal();
+    } else {
+      for (int64_t i = 0; i < v.numel(); ++i) p[i] = 0.0;
+    }
+    t.copy_(v);
+  }
+}
+
+}  // namespace cage::models

@@ -1,0 +1,67 @@
+// MaxViT (torchvision's MaxVit, exactly) on NHWC tensors, with torchvision's state_dict keys and order.
+// Attention layers run on NHWC rows through the fused relative-position attention op: no partition or
+// departition copies. The classifier is torchvision's, or CAGE's valence-arousal head (Dropout before the
+// last Linear) when config.head_dropout > 0.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "models/maxvit_config.h"
+#include "nn/layers.h"
+
+namespace cage::models {
+
+// A naming level of the module tree (torchvision's nn.Sequential / OrderedDict containers).
+class Container : public nn::Module {
+ public:
+  template <typename M>
+  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> m) {
+    return register_module(name, std::move(m));
+  }
+};
+
+// Called with ("stem" | "stage0.layer0.MBconv" | "stage0.layer0.window_attention" | "stage0.layer0.grid_attention" |
+// "stage0" .. | "pooled" | "pre_logits" | "logits", NHWC or (B, C) tensor) during forward.
+using Observer = std::function<void(const std::string& name, const Tensor& value)>;
+
+class MBConv;
+class PartitionAttention;
+
+class MaxVitLayer : public nn::Module {
+ public:
+  MaxVitLayer(const MaxVitConfig& c, int64_t in, int64_t out, int64_t stride, double p_drop);
+  Tensor forward(const Tensor& x, Philox* rng, const Observer& observe, const std::string& name);
+  std::shared_ptr<MBConv> mbconv;
+  std::shared_ptr<PartitionAttention> window, grid;
+};
+
+class MaxVit : public nn::Module {
+ public:
+  explicit MaxVit(const MaxVitConfig& config);
+
+  // x: (B, H, W, in_channels) NHWC float. Returns (B, num_classes).
+  Tensor forward(const Tensor& x, const Observer& observe = nullptr);
+
+  // torchvision's initialisation (normal std 0.02 for conv/linear weights, zero biases, unit norms,
+  // truncated normal std 0.02 for the position bias tables) from a seeded Philox stream.
+  void init_weights(uint64_t seed);
+
+  const MaxVitConfig& config() const { return config_; }
+  // Draws dropout and stochastic-depth masks in training mode; must be set when those are active.
+  Philox* rng = nullptr;
+
+ private:
+  MaxVitConfig config_;
+  std::shared_ptr<Container> stem_;
+  std::vector<std::vector<std::shared_ptr<MaxVitLayer>>> stages_;
+  std::shared_ptr<nn::BatchNorm2d> stem_bn_;
+  std::shared_ptr<nn::Conv2d> stem_conv0_, stem_conv1_;
+  std::shared_ptr<nn::LayerNorm> head_norm_;
+  std::shared_ptr<nn::Linear> head_fc_, head_out_;
+};
+
+// The relative_position_index buffer torchvision stores: index[i][j] = (yi - yj + P - 1) * (2P - 1) + (xi - xj + P - 1).
+Tensor relative_position_index(int64_t partition);
+
+}  // namespace cage::models

@@ -1,0 +1,74 @@
+#include "nn/module.h"
+
+namespace cage::nn {
+
+Shape torch_shape(const Shape& held, Layout layout) {
+  if (layout == Layout::same) return held;
+  return {held[3], held[2], held[0], held[1]};
+}
+
+Tensor to_torch_layout(const Tensor& t, Layout layout) {
+  if (layout == Layout::same) return t;
+  return t.permute({3, 2, 0, 1}).contiguous();
+}
+
+Tensor from_torch_layout(const Tensor& t, Layout layout) {
+  if (layout == Layout::same) return t.contiguous();
+  return t.permute({2, 3, 1, 0}).contiguous();
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+Tensor& Module::register_parameter(const std::string& name, Tensor t, Layout layout) {
+  if (!t.requires_grad()) t.set_requires_grad(true);
+  params_.push_back({name, std::make_unique<Tensor>(std::move(t)), false, layout});
+  return *params_.back().tensor;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor t) {
+  buffers_.push_back({name, std::make_unique<Tensor>(std::move(t)), true, Layout::same});
+  return *buffers_.back().tensor;
+}
+
+std::vector<StateEntry> Module::state_entries(const std::string& prefix) {
+  std::vector<StateEntry> out;
+  for (auto& s : params_) out.push_back({prefix + s.name, s.tensor.get(), false, s.layout});
+  for (auto& s : buffers_) out.push_back({prefix + s.name, s.tensor.get(), true, s.layout});
+  for (auto& [name, child] : children_) {
+    std::vector<StateEntry> sub = child->state_entries(prefix + name + ".");
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_parameters() {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (auto& e : state_entries())
+    if (!e.is_buffer) out.emplace_back(e.key, *e.tensor);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() {
+  std::vector<Tensor> out;
+  for (auto& e : state_entries())
+    if (!e.is_buffer) out.push_back(*e.tensor);
+  return out;
+}
+
+int64_t Module::parameter_count() {
+  int64_t n = 0;
+  for (auto& e : state_entries())
+    if (!e.is_buffer) n += e.tensor->numel();
+  return n;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::state_dict() {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (auto& e : state_entries()) out.emplace_back(e.key, to_torch_layout(e.tensor->detach(), e.layout));
+  return out;
+}
+
+}  // namespace cage::nn

@@ -1,0 +1,70 @@
+// Module: a tree of named parameters, buffers and child modules whose state_dict keys and order are
+// PyTorch's (a module's own parameters, then its own buffers, then each child in registration order).
+// Convolution weights are held in the kernels' HWIO layout and exchanged with checkpoints in PyTorch's
+// OIHW layout: the conversion happens only at import and export.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace cage::nn {
+
+enum class Layout { same, conv_hwio };  // conv_hwio: held (KH, KW, I, O), exchanged as (O, I, KH, KW)
+
+struct StateEntry {
+  std::string key;
+  Tensor* tensor;  // the live tensor in the module (assigning replaces it)
+  bool is_buffer;
+  Layout layout;
+};
+
+Tensor to_torch_layout(const Tensor& t, Layout layout);    // contiguous copy or the tensor itself
+Tensor from_torch_layout(const Tensor& t, Layout layout);  // contiguous
+Shape torch_shape(const Shape& held, Layout layout);
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // Every parameter and buffer, depth first, with full keys ("blocks.0.layers.0...").
+  std::vector<StateEntry> state_entries(const std::string& prefix = "");
+  std::vector<std::pair<std::string, Tensor>> named_parameters();
+  std::vector<Tensor> parameters();
+  int64_t parameter_count();
+
+  // The state_dict in PyTorch's layouts and order (for checkpoints and comparisons with PyTorch).
+  std::vector<std::pair<std::string, Tensor>> state_dict();
+
+ protected:
+  Tensor& register_parameter(const std::string& name, Tensor t, Layout layout = Layout::same);
+  Tensor& register_buffer(const std::string& name, Tensor t);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  struct Slot {
+    std::string name;
+    std::unique_ptr<Tensor> tensor;  // stable address for StateEntry
+    bool is_buffer;
+    Layout layout;
+  };
+  std::vector<Slot> params_, buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace cage::nn
