@@ -1,0 +1,40 @@
+// batch_norm2d (training: batch statistics and the running-stat update; eval: running statistics) and
+// layer_norm against PyTorch fixtures (tools/reference/ref_ops.py).
+#include <gtest/gtest.h>
+
+#include "nn/functional.h"
+#include "torch_case.h"
+
+namespace cage::test {
+namespace {
+
+TEST(TorchOps, BatchNorm2d) {
+  for (auto& c : load_reference_cases("batch_norm2d")) {
+    // The input gradient in training mode subtracts two means over N*H*W from gout: cancellation.
+    TorchCase t(c, {5e-6, 1e-5}, {1e-12, 1e-10});
+    const auto& p = t.params();
+    Tensor x = t.leaf("x"), w = t.leaf("weight"), b = t.leaf("bias");
+    Tensor rm = t.input("running_mean"), rv = t.input("running_var");
+    bool training = p.at("training").get<bool>();
+    Tensor out = nn::batch_norm2d(x, w, b, rm, rv, training, p.at("momentum").get<double>(), p.at("eps").get<double>());
+    t.check("out.running_mean", rm, {1e-6, 1e-5});
+    t.check("out.running_var", rv, {1e-6, 1e-5});
+    if (!training) {
+      // Eval mode must leave the running statistics untouched: exact.
+      EXPECT_TRUE(allclose(rm, t.stored("in.running_mean"), 0, 0)) << c.name;
+      EXPECT_TRUE(allclose(rv, t.stored("in.running_var"), 0, 0)) << c.name;
+    }
+    t.run(out);
+  }
+}
+
+TEST(TorchOps, LayerNorm) {
+  for (auto& c : load_reference_cases("layer_norm")) {
+    TorchCase t(c, {5e-6, 1e-5}, {1e-12, 1e-10});
+    Tensor x = t.leaf("x"), w = t.leaf("weight"), b = t.leaf("bias");
+    t.run(nn::layer_norm(x, w, b, t.params().at("eps").get<double>()));
+  }
+}
+
+}  // namespace
+}  // namespace cage::test
