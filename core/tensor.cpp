@@ -174,7 +174,8 @@ Tensor Tensor::transpose(int64_t a, int64_t b) const {
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end) const {
   d = wrap_dim(d, dim(), "slice");
   int64_t n = impl_->shape[d];
-  CAGE_CHECK(0 <= start && start <= end && end <= n, "slice [", start, ", ", end, ") of dimension ", d, " with size ", n);
+  CAGE_CHECK(0 <= start && start <= end && end <= n, "slice [", start, ", ", end, ") of dimension ", d, " with size ", n,
+             " (tensor ", shape_str(impl_->shape), ")");
   Shape shape = impl_->shape;
   shape[d] = end - start;
   Tensor out = make_view(*this, shape, impl_->strides, offset() + start * impl_->strides[d]);

@@ -51,7 +51,13 @@ MaxVitConfig MaxVitConfig::from_json(const std::string& text) {
       fail("model config field '", key, "': ", e.what());
     }
   };
-  get("input_size", c.input_size);
+  if (j.contains("input_size") && j["input_size"].is_array()) {  // torchvision takes (H, W); square only here
+    auto& v = j["input_size"];
+    CAGE_CHECK(v.size() == 2 && v[0] == v[1], "model config: input_size ", v.dump(), " (square inputs only)");
+    c.input_size = v[0].get<int64_t>();
+  } else {
+    get("input_size", c.input_size);
+  }
   get("in_channels", c.in_channels);
   get("stem_channels", c.stem_channels);
   get("block_channels", c.block_channels);

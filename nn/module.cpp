@@ -1,5 +1,10 @@
 #include "nn/module.h"
 
+#include <sstream>
+#include <unordered_map>
+
+#include "core/autograd.h"
+
 namespace cage::nn {
 
 Shape torch_shape(const Shape& held, Layout layout) {
@@ -69,6 +74,42 @@ std::vector<std::pair<std::string, Tensor>> Module::state_dict() {
   std::vector<std::pair<std::string, Tensor>> out;
   for (auto& e : state_entries()) out.emplace_back(e.key, to_torch_layout(e.tensor->detach(), e.layout));
   return out;
+}
+
+void Module::load_state_dict(const std::vector<std::pair<std::string, Tensor>>& state) {
+  std::unordered_map<std::string, const Tensor*> given;
+  for (auto& [k, t] : state) given[k] = &t;
+  std::vector<StateEntry> entries = state_entries();
+  std::vector<std::string> missing, mismatched, unexpected;
+  std::unordered_map<std::string, bool> known;
+  for (auto& e : entries) {
+    known[e.key] = true;
+    auto it = given.find(e.key);
+    if (it == given.end()) {
+      missing.push_back(e.key);
+      continue;
+    }
+    Shape expect = torch_shape(e.tensor->shape(), e.layout);
+    if (it->second->shape() != expect)
+      mismatched.push_back(e.key + ": checkpoint " + shape_str(it->second->shape()) + ", model " + shape_str(expect));
+  }
+  for (auto& [k, t] : state)
+    if (!known.count(k)) unexpected.push_back(k);
+  if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
+    std::ostringstream os;
+    os << "state_dict does not match the model:";
+    auto list = [&](const char* what, const std::vector<std::string>& v) {
+      if (v.empty()) return;
+      os << "\n  " << v.size() << " " << what << ":";
+      for (auto& s : v) os << "\n    " << s;
+    };
+    list("missing keys", missing);
+    list("unexpected keys", unexpected);
+    list("shape differences", mismatched);
+    fail(os.str());
+  }
+  NoGradGuard no_grad;
+  for (auto& e : entries) e.tensor->copy_(from_torch_layout(*given[e.key], e.layout));
 }
 
 }  // namespace cage::nn

@@ -46,6 +46,10 @@ class Module {
   // The state_dict in PyTorch's layouts and order (for checkpoints and comparisons with PyTorch).
   std::vector<std::pair<std::string, Tensor>> state_dict();
 
+  // Loads tensors in PyTorch's layouts by key. Strict: every missing key, unexpected key and shape
+  // difference is reported together in one Error. Values are converted to each entry's dtype.
+  void load_state_dict(const std::vector<std::pair<std::string, Tensor>>& state);
+
  protected:
   Tensor& register_parameter(const std::string& name, Tensor t, Layout layout = Layout::same);
   Tensor& register_buffer(const std::string& name, Tensor t);
