@@ -5,17 +5,30 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/half.h"
+
 namespace cage {
 
 namespace {
 
-DType parse_dtype(const std::string& s, const std::string& key) {
-  if (s == "F32") return DType::f32;
-  if (s == "F64") return DType::f64;
-  if (s == "I64") return DType::i64;
-  if (s == "U8") return DType::u8;
-  if (s == "BF16") return DType::bf16;
-  fail("tensor '", key, "' has unsupported dtype ", s);
+// F16 and BF16 are read as f32 (exact), so every loaded tensor supports host arithmetic.
+struct StoredType {
+  DType dtype;       // of the loaded tensor
+  size_t file_size;  // bytes per element in the file
+  int half_kind;     // 0: as stored, 1: F16, 2: BF16
+};
+
+StoredType parse_stored(const std::string& s, const std::string& key) {
+  if (s == "F16") return {DType::f32, 2, 1};
+  if (s == "BF16") return {DType::f32, 2, 2};
+  DType d = [&] {
+    if (s == "F32") return DType::f32;
+    if (s == "F64") return DType::f64;
+    if (s == "I64") return DType::i64;
+    if (s == "U8") return DType::u8;
+    fail("tensor '", key, "' has unsupported dtype ", s, " (supported: F32, F64, F16, BF16, I64, U8)");
+  }();
+  return {d, dtype_size(d), 0};
 }
 
 const char* dtype_tag(DType t) {
@@ -95,7 +108,8 @@ TensorFile load_safetensors(const std::string& path) {
 
   for (auto& [begin_unused, key, val] : entries) {
     try {
-      DType dt = parse_dtype(val["dtype"].get<std::string>(), key);
+      StoredType st = parse_stored(val["dtype"].get<std::string>(), key);
+      DType dt = st.dtype;
       Shape shape;
       for (auto& d : val["shape"]) {
         int64_t v = d.get<int64_t>();
@@ -105,12 +119,19 @@ TensorFile load_safetensors(const std::string& path) {
       uint64_t b = val["data_offsets"][0].get<uint64_t>(), e = val["data_offsets"][1].get<uint64_t>();
       CAGE_CHECK(b <= e && e <= data_len, "data_offsets [", b, ", ", e, "] outside the data section (", data_len,
                  " bytes)");
-      uint64_t expect = static_cast<uint64_t>(shape_numel(shape)) * dtype_size(dt);
-      CAGE_CHECK(e - b == expect, "shape ", shape_str(shape), " of ", dtype_name(dt), " needs ", expect,
+      uint64_t expect = static_cast<uint64_t>(shape_numel(shape)) * st.file_size;
+      CAGE_CHECK(e - b == expect, "shape ", shape_str(shape), " of ", val["dtype"].get<std::string>(), " needs ", expect,
                  " bytes, the offsets give ", e - b);
       Tensor t = Tensor::empty(shape, dt);
       in.seekg(static_cast<std::streamoff>(data_start + b));
-      in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(expect));
+      if (st.half_kind == 0) {
+        in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(expect));
+      } else {
+        std::vector<uint16_t> raw(static_cast<size_t>(t.numel()));
+        in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(expect));
+        float* o = t.data<float>();
+        for (size_t i = 0; i < raw.size(); ++i) o[i] = st.half_kind == 1 ? half_to_float(raw[i]) : bf16_to_float(raw[i]);
+      }
       CAGE_CHECK(in, "cannot read the data");
       out.tensors.emplace_back(key, t);
     } catch (const nlohmann::json::exception& ex) {
