@@ -10,7 +10,7 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
           int64_t ldb, T beta, T* C, int64_t ldc);
 
-// Keeps OpenBLAS's own thread count equal to the engine's (CAGE_NUM_THREADS); called once by gemm().
+// Makes OpenBLAS single-threaded (the engine splits large GEMMs over its own pool); called by gemm().
 void gemm_sync_threads();
 
 }  // namespace cage::kernels

@@ -1,3 +1,6 @@
+// OpenBLAS runs single-threaded; large GEMMs are split over the engine's own thread pool by rows of C
+// (or by columns when C has few rows). One pool for everything: OpenBLAS's own threads would spin and
+// yield against the pool's on the same cores between calls.
 #include "kernels/gemm.h"
 
 #include <cblas.h>
@@ -10,25 +13,60 @@ namespace cage::kernels {
 
 void gemm_sync_threads() {
   static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(num_threads()); });
+  std::call_once(once, [] { openblas_set_num_threads(1); });
 }
 
-template <>
-void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  gemm_sync_threads();
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
-              ldb, beta, C, ldc);
+namespace {
+
+template <typename T>
+void blas(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb,
+          T beta, T* C, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+                B, ldb, beta, C, ldc);
+  else
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+                B, ldb, beta, C, ldc);
 }
 
-template <>
-void gemm<double>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-                  const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+}  // namespace
+
+template <typename T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb,
+          T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   gemm_sync_threads();
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
-              ldb, beta, C, ldc);
+  const double flops = 2.0 * M * N * K;
+  const int threads = num_threads();
+  if (threads == 1 || flops < 4e6) {
+    blas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Row panels of C need rows of op(A): A's row i is at A + i*lda (no transpose) or column i (transpose).
+  if (M >= 16 * threads || M >= N) {
+    const int64_t parts = std::min<int64_t>(threads, (M + 15) / 16);
+    parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        int64_t r0 = M * p / parts, r1 = M * (p + 1) / parts;
+        const T* a = ta ? A + r0 : A + r0 * lda;
+        blas(ta, tb, r1 - r0, N, K, alpha, a, lda, B, ldb, beta, C + r0 * ldc, ldc);
+      }
+    });
+  } else {
+    const int64_t parts = std::min<int64_t>(threads, (N + 15) / 16);
+    parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        int64_t c0 = N * p / parts, c1 = N * (p + 1) / parts;
+        const T* b = tb ? B + c0 * ldb : B + c0;
+        blas(ta, tb, M, c1 - c0, K, alpha, A, lda, b, ldb, beta, C + c0, ldc);
+      }
+    });
+  }
 }
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                          float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*, int64_t,
+                           double, double*, int64_t);
 
 }  // namespace cage::kernels

@@ -12,7 +12,7 @@
 namespace cage::test {
 
 inline std::string reference_dir() {
-  return env_or("CAGE_REFERENCE_DIR", env_or("CAGE_REFERENCE_DIR_DEFAULT", "../shared/reference"));
+  return env_or("CAGE_REFERENCE_DIR", CAGE_TEST_REFERENCE_DIR);
 }
 
 struct Bundle {

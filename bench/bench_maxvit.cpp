@@ -1,0 +1,50 @@
+// MaxViT-T inference at 224x224 (eval mode, no autograd), batch 1 and 8. Weights come from the checkpoint in
+// $CAGE_BENCH_WEIGHTS (so bench/compare_maxvit.py can time PyTorch on the very same weights), else from
+// torchvision's initialisation with seed 0; speed does not depend on the values.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+
+#include "core/autograd.h"
+#include "models/checkpoint.h"
+
+namespace {
+
+cage::models::MaxVit& model() {
+  static std::unique_ptr<cage::models::MaxVit> m = [] {
+    const char* path = std::getenv("CAGE_BENCH_WEIGHTS");
+    if (path && *path) {
+      cage::models::LoadedWeights w = cage::models::load_weights(path);
+      auto net = std::make_unique<cage::models::MaxVit>(w.config);
+      net->load_state_dict(w.state);
+      return net;
+    }
+    auto net = std::make_unique<cage::models::MaxVit>(cage::models::maxvit_t_config());
+    net->init_weights(0);
+    return net;
+  }();
+  m->eval();
+  return *m;
+}
+
+void BM_MaxVitForward(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  cage::Tensor x = cage::Tensor::full({batch, 224, 224, 3}, 0.5);
+  cage::NoGradGuard no_grad;
+  auto& net = model();
+  double seconds = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(net.forward(x));
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  state.counters["ms_per_image"] = 1e3 * seconds / static_cast<double>(state.iterations() * batch);
+  // 5.558 GMACs per image (torchvision's figure) = 11.1 GFLOP
+  state.counters["GFLOP/s"] = benchmark::Counter(11.116e9 * static_cast<double>(batch),
+                                                 benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_MaxVitForward)->Arg(1)->Arg(8)->ArgName("batch")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+}  // namespace
