@@ -1,0 +1,39 @@
+// cage::kernels::gemm<float> (OpenBLAS) at MaxViT-T-like shapes at batch 1: the 1x1 projections and MLP
+// layers of each stage (M = pixels, K = width in, N = width out), plus a square 1024 for scale.
+// FLOP counter: 2 M N K.
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "core/philox.h"
+#include "kernels/gemm.h"
+
+namespace {
+
+void BM_gemm_f32(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  cage::Philox rng(5);
+  std::vector<float> a(M * K), b(K * N), c(M * N);
+  for (float& x : a) x = rng.uniform() - 0.5f;
+  for (float& x : b) x = rng.uniform() - 0.5f;
+  for (auto _ : state) {
+    cage::kernels::gemm<float>(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel("M=" + std::to_string(M) + " K=" + std::to_string(K) + " N=" + std::to_string(N));
+}
+
+// Args: M, K, N.
+BENCHMARK(BM_gemm_f32)
+    ->Args({3136, 64, 256})
+    ->Args({3136, 256, 64})
+    ->Args({784, 128, 512})
+    ->Args({196, 256, 1024})
+    ->Args({49, 512, 2048})
+    ->Args({1024, 1024, 1024})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
