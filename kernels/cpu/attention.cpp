@@ -18,6 +18,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/attention.h"
+#include "kernels/cpu/vec_math.h"
 
 namespace cage::kernels {
 
@@ -52,25 +53,9 @@ void check_cpu(const Tensor& t, const char* what, DType dtype) {
              dtype_name(dtype));
 }
 
-// exp for the softmax, on arguments <= 0 (the row maximum is subtracted). float: Cephes' expf polynomial
-// (about 1 ulp), written so the compiler vectorises it; libm's expf is a scalar call per element and would
-// cost as much as the products. double keeps libm's exp: it is the gradient-check precision.
-inline float softmax_exp(float x) {
-  x = std::max(x, -87.0f);  // exp(-87) ~ 1.6e-38 is still normal; smaller terms vanish next to exp(0) = 1
-  // Round to nearest by adding and removing 1.5 * 2^23 (exact in IEEE arithmetic, which the build keeps):
-  // std::floor blocks GCC's vectoriser.
-  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = std::fma(n, -0.693359375f, x);  // ln 2 split in two so the reduction is exact
-  r = std::fma(n, 2.12194440e-4f, r);
-  float p = 1.9875691500e-4f;
-  p = std::fma(p, r, 1.3981999507e-3f);
-  p = std::fma(p, r, 8.3334519073e-3f);
-  p = std::fma(p, r, 4.1665795894e-2f);
-  p = std::fma(p, r, 1.6666665459e-1f);
-  p = std::fma(p, r, 5.0000001201e-1f);
-  p = std::fma(p, r * r, r + 1.0f);
-  return p * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-}
+// exp for the softmax, on arguments <= 0 (the row maximum is subtracted): vectorisable for float;
+// double keeps libm's exp, the gradient-check precision.
+inline float softmax_exp(float x) { return exp_nonpositive(x); }
 inline double softmax_exp(double x) { return std::exp(x); }
 
 // Row reductions in 16 independent lanes: one serial chain over 49 elements is latency-bound.

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/vec_math.h"
 #include "kernels/elementwise.h"
 
 namespace cage::kernels {
@@ -11,12 +12,21 @@ namespace {
 
 constexpr int64_t kGrain = 1 << 14;
 
+// float: erf and exp from vec_math.h (vectorised, PyTorch's float32 erf formula); double: libm.
 struct GeluOp {
-  template <typename T> static T f(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2))); }
-  template <typename T> static T df(T x, T) {
-    T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
-    T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);  // 1/sqrt(2 pi)
-    return cdf + x * pdf;
+  static double f(double x) { return 0.5 * x * (1.0 + std::erf(x * M_SQRT1_2)); }
+  static double df(double x, double) {
+    double cdf = 0.5 * (1.0 + std::erf(x * M_SQRT1_2));
+    return cdf + x * std::exp(-0.5 * x * x) * 0.3989422804014327;  // 1/sqrt(2 pi)
+  }
+  static float f(float x) {
+    float e = exp_nonpositive(-0.5f * x * x);
+    return 0.5f * x * (1.0f + erf_with_exp(x * float(M_SQRT1_2), e));
+  }
+  static float df(float x, float) {
+    float e = exp_nonpositive(-0.5f * x * x);
+    float cdf = 0.5f * (1.0f + erf_with_exp(x * float(M_SQRT1_2), e));
+    return cdf + x * e * 0.3989422804014327f;
   }
 };
 struct SigmoidOp {
