@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the checkpoint reader (core/pth.h) with libFuzzer: configures a clang-14 build tree with -DCAGE_FUZZ=ON,
+# Fuzzes the checkpoint readers (core/pth.h, core/safetensors.h) with libFuzzer: configures a clang-14 build tree with -DCAGE_FUZZ=ON,
 # builds fuzz_pth and runs it for CAGE_FUZZ_SECONDS (default 20) on a seed corpus holding maxvit_small.pth.
 # Usage: scripts/fuzz.sh [build dir, default build-fuzz]
 # Exits 77 (a skip for ctest) when clang-14 or its libFuzzer runtime is missing.
@@ -30,9 +30,9 @@ args=(-S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILE
 [[ -n "${CAGE_FUZZ_SEED_PTH:-}" ]] && args+=(-DCAGE_FUZZ_SEED_PTH="$CAGE_FUZZ_SEED_PTH")
 command -v ninja >/dev/null 2>&1 && args+=(-G Ninja)
 cmake "${args[@]}"
-cmake --build "$build" --target fuzz_pth fuzz_pth_seeds -j "${CAGE_FUZZ_JOBS:-2}"
+cmake --build "$build" --target fuzz_pth fuzz_pth_seeds fuzz_safetensors -j "${CAGE_FUZZ_JOBS:-2}"
 status=0
-ctest --test-dir "$build" -R fuzz_pth --output-on-failure || status=$?
+ctest --test-dir "$build" -R "fuzz_(pth|safetensors)" --output-on-failure || status=$?
 # libFuzzer's summary (executions, corpus growth) from the test log.
 grep -hE "^Done [0-9]+ runs|^stat::|^SUMMARY|^artifact_prefix|Test unit written" "$build/Testing/Temporary/LastTest.log" || true
 exit "$status"

@@ -15,6 +15,7 @@ packages=(
   libturbojpeg0-dev libjpeg62-turbo-dev libstb-dev zlib1g-dev  # image and data decoding
   python3 python3-numpy python3-torch python3-torchvision      # reference side of the tests
   dataset-fashion-mnist                         # the main job's data
+  clang-14 libclang-rt-14-dev                   # libFuzzer + AddressSanitizer for the reader fuzz tests
 )
 missing=()
 for p in "${packages[@]}"; do
