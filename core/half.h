@@ -35,3 +35,38 @@ inline float half_to_float(uint16_t h) {
 }
 
 }  // namespace cage
+
+namespace cage {
+
+// float32 to bfloat16 / IEEE half, rounding to nearest even (NaN stays NaN, overflow goes to infinity).
+inline uint16_t float_to_bf16(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  if ((b & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((b >> 16) | 0x40);  // quiet NaN
+  b += 0x7fffu + ((b >> 16) & 1u);
+  return static_cast<uint16_t>(b >> 16);
+}
+
+inline uint16_t float_to_half(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((b >> 16) & 0x8000u);
+  const uint32_t abs = b & 0x7fffffffu;
+  if (abs > 0x7f800000u) return sign | 0x7e00u;      // NaN
+  if (abs >= 0x477ff000u) return sign | 0x7c00u;     // rounds to >= 65520: infinity
+  if (abs < 0x38800000u) {                           // below the smallest normal half: subnormal or zero
+    if (abs < 0x33000000u) return sign;              // < 2^-25 rounds to zero
+    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
+    const int shift = 126 - static_cast<int>(abs >> 23);  // 14 .. 24
+    uint32_t h = mant >> shift;
+    const uint32_t rest = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (h & 1u))) ++h;
+    return sign | static_cast<uint16_t>(h);
+  }
+  uint32_t h = ((abs >> 13) - (112u << 10));
+  const uint32_t rest = abs & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;
+  return sign | static_cast<uint16_t>(h);
+}
+
+}  // namespace cage

@@ -2,6 +2,8 @@
 // (allowed globals, persistent storage ids, _rebuild_tensor_v2 views) as PickleHooks.
 #include "core/pth.h"
 
+#include "core/half.h"
+
 #include <algorithm>
 #include <bit>
 #include <charconv>
@@ -57,26 +59,6 @@ const StorageType* find_storage_type(const std::string& module, const std::strin
   return nullptr;
 }
 
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);  // inf, nan (payload kept)
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal half: normalise into a float exponent
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while ((mant & 0x400) == 0);
-    bits = sign | (static_cast<uint32_t>(112 - e) << 23) | ((mant & 0x3ff) << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
-
 // Widens raw file elements into the loaded dtype.
 void convert_elements(Convert c, const uint8_t* in, int64_t n, const Tensor& out) {
   auto load = [&](auto zero, int64_t i) {
@@ -92,7 +74,7 @@ void convert_elements(Convert c, const uint8_t* in, int64_t n, const Tensor& out
     }
     case Convert::bf16: {
       float* o = out.data<float>();
-      for (int64_t i = 0; i < n; ++i) o[i] = std::bit_cast<float>(static_cast<uint32_t>(load(uint16_t{}, i)) << 16);
+      for (int64_t i = 0; i < n; ++i) o[i] = bf16_to_float(load(uint16_t{}, i));
       return;
     }
     case Convert::i32: {

@@ -144,7 +144,7 @@ TensorFile load_safetensors(const std::string& path) {
 }
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata, FloatStorage float_storage) {
   // nlohmann::ordered_json keeps insertion order, so the header lists tensors in data order.
   nlohmann::ordered_json header;
   if (!metadata.empty()) {
@@ -153,14 +153,27 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     header["__metadata__"] = m;
   }
   uint64_t offset = 0;
-  std::vector<Tensor> bodies;
+  std::vector<std::string> bodies;  // the bytes of each tensor as stored
   for (auto& [name, t] : tensors) {
     CAGE_CHECK(t.defined(), "save_safetensors: tensor '", name, "' is undefined");
     Tensor c = t.detach().contiguous();
-    uint64_t bytes = static_cast<uint64_t>(c.numel()) * dtype_size(c.dtype());
-    header[name] = {{"dtype", dtype_tag(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    std::string tag = dtype_tag(c.dtype());
+    std::string body;
+    if (c.dtype() == DType::f32 && float_storage != FloatStorage::f32) {
+      const float* p = c.data<float>();
+      body.resize(static_cast<size_t>(c.numel()) * 2);
+      for (int64_t i = 0; i < c.numel(); ++i) {
+        uint16_t h = float_storage == FloatStorage::f16 ? float_to_half(p[i]) : float_to_bf16(p[i]);
+        std::memcpy(body.data() + 2 * i, &h, 2);
+      }
+      tag = float_storage == FloatStorage::f16 ? "F16" : "BF16";
+    } else {
+      body.assign(static_cast<const char*>(c.raw_data()), static_cast<size_t>(c.numel()) * dtype_size(c.dtype()));
+    }
+    uint64_t bytes = body.size();
+    header[name] = {{"dtype", tag}, {"shape", c.shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
-    bodies.push_back(c);
+    bodies.push_back(std::move(body));
   }
   std::string h = header.dump();
   while ((h.size() + 8) % 8 != 0) h.push_back(' ');
@@ -173,8 +186,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(n >> (8 * i));
     out.write(reinterpret_cast<const char*>(len_bytes), 8);
     out.write(h.data(), static_cast<std::streamsize>(h.size()));
-    for (auto& c : bodies)
-      out.write(static_cast<const char*>(c.raw_data()), static_cast<std::streamsize>(c.numel() * dtype_size(c.dtype())));
+    for (auto& body : bodies) out.write(body.data(), static_cast<std::streamsize>(body.size()));
     out.flush();
     CAGE_CHECK(out, "error writing '", tmp, "' (disk full?)");
   }

@@ -21,7 +21,12 @@ struct TensorFile {
 };
 
 TensorFile load_safetensors(const std::string& path);
+
+// How float32 tensors are stored: as they are, or rounded (to nearest even) to F16 / BF16 to halve the file.
+// Reading F16 / BF16 gives f32 tensors back (exact).
+enum class FloatStorage { f32, f16, bf16 };
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const std::map<std::string, std::string>& metadata = {},
+                      FloatStorage float_storage = FloatStorage::f32);
 
 }  // namespace cage

@@ -86,11 +86,12 @@ LoadedWeights load_weights(const std::string& path) {
   return w;
 }
 
-void save_checkpoint(const std::string& path, MaxVit& model, const std::map<std::string, std::string>& extra) {
+void save_checkpoint(const std::string& path, MaxVit& model, const std::map<std::string, std::string>& extra,
+                     FloatStorage float_storage) {
   std::map<std::string, std::string> meta = extra;
   meta["config"] = model.config().to_json();
   meta["format"] = "cage-maxvit";
-  save_safetensors(path, model.state_dict(), meta);
+  save_safetensors(path, model.state_dict(), meta, float_storage);
 }
 
 std::vector<std::string> load_backbone(MaxVit& model, const StateDict& state) {

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/safetensors.h"
 #include "models/maxvit.h"
 
 namespace cage::models {
@@ -27,7 +28,8 @@ struct LoadedWeights {
 // .pth (torch.save) or .safetensors, by content; the config comes from the metadata when present.
 LoadedWeights load_weights(const std::string& path);
 
-void save_checkpoint(const std::string& path, MaxVit& model, const std::map<std::string, std::string>& extra = {});
+void save_checkpoint(const std::string& path, MaxVit& model, const std::map<std::string, std::string>& extra = {},
+                     FloatStorage float_storage = FloatStorage::f32);
 
 // For a run initialised from an ImageNet (or other) checkpoint: loads every tensor whose key and shape
 // match; classifier tensors that are missing or differ in shape keep the model's fresh initialisation.

@@ -2,11 +2,13 @@
 // damaged files (truncated, corrupt header, inconsistent offsets) failing with cage::Error, not a crash.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <unistd.h>
 
+#include "core/half.h"
 #include "core/safetensors.h"
 
 namespace cage {
@@ -160,6 +162,55 @@ TEST_F(Safetensors, CorruptHeadersAreErrors) {
   // A well-formed file still loads after all that (the checks are not over-eager).
   write_raw(p, "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}", 8);
   EXPECT_EQ(load_error(p), "");
+}
+
+}  // namespace
+}  // namespace cage
+
+namespace cage {
+namespace {
+
+// Every half value survives half -> float -> half; rounding of values between halves is to nearest even.
+TEST(HalfFloat, ConversionsAreExactAndRoundToNearestEven) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    float f = half_to_float(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(float_to_half(f), h) << "half 0x" << std::hex << h;
+  }
+  EXPECT_EQ(float_to_half(1.0f / 3.0f), 0x3555);
+  EXPECT_EQ(float_to_half(65504.0f), 0x7bff);
+  EXPECT_EQ(float_to_half(65520.0f), 0x7c00);   // halfway to the next binade: rounds to infinity
+  EXPECT_EQ(float_to_half(2.9802322e-8f), 0x0000);  // exactly 2^-25: tie, rounds to even (zero)
+  EXPECT_EQ(float_to_half(6.0e-8f), 0x0001);
+  EXPECT_EQ(float_to_half(-2.0f), 0xc000);
+  EXPECT_EQ(float_to_half(1.0f + 0x1p-11f), 0x3c00);  // tie between 1 and 1+2^-10: even is 1
+  EXPECT_EQ(float_to_half(1.0f + 3 * 0x1p-11f), 0x3c02);
+  EXPECT_EQ(float_to_bf16(1.0f / 3.0f), 0x3eab);
+  EXPECT_EQ(bf16_to_float(0x3f80), 1.0f);
+  for (uint32_t b = 0; b < 65536; ++b) {
+    float f = bf16_to_float(static_cast<uint16_t>(b));
+    if (!std::isnan(f)) ASSERT_EQ(float_to_bf16(f), b);
+  }
+}
+
+TEST(SafetensorsHalf, StorageRoundTrip) {
+  Tensor t = Tensor::from_vector<float>({1.0f, -0.5f, 1.0f / 3.0f, 65504.0f, 1e-3f, 0.0f}, {2, 3});
+  auto dir = std::filesystem::temp_directory_path();
+  for (FloatStorage fs : {FloatStorage::f16, FloatStorage::bf16}) {
+    std::string path = (dir / "cage_half_roundtrip.safetensors").string();
+    save_safetensors(path, {{"t", t}, {"i", Tensor::from_vector<int64_t>({7, 8}, {2})}}, {}, fs);
+    TensorFile f = load_safetensors(path);
+    std::ifstream raw(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(raw)), std::istreambuf_iterator<char>());
+    EXPECT_NE(bytes.find(fs == FloatStorage::f16 ? "\"F16\"" : "\"BF16\""), std::string::npos);
+    std::vector<float> back = f.get("t").to_vector<float>(), orig = t.to_vector<float>();
+    for (size_t i = 0; i < orig.size(); ++i) {
+      float expect = fs == FloatStorage::f16 ? half_to_float(float_to_half(orig[i])) : bf16_to_float(float_to_bf16(orig[i]));
+      EXPECT_EQ(back[i], expect) << i;
+    }
+    EXPECT_EQ(f.get("i").to_vector<int64_t>(), (std::vector<int64_t>{7, 8}));  // integers are never converted
+    std::filesystem::remove(path);
+  }
 }
 
 }  // namespace
