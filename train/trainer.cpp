@@ -315,7 +315,7 @@ double Trainer::evaluate_holdout(double* loss_out) {
   return pred.empty() ? 0 : static_cast<double>(correct) / pred.size();  // accuracy
 }
 
-TrainResult Trainer::run() {
+TrainResult Trainer::run(int64_t max_steps) {
   data::LoaderOptions lo;
   lo.batch_size = config_.batch_size;
   lo.shuffle = true;
@@ -362,7 +362,7 @@ TrainResult Trainer::run() {
       ++global_step_;
       progress.update(epoch, config_.epochs, step, loss_sum / loss_n, optimizer_->lr());
       ++step;
-      if (g_stop_requested.load()) {
+      if (g_stop_requested.load() || (max_steps >= 0 && global_step_ >= max_steps)) {
         progress.done();
         save_state(epoch, step, false);
         std::printf("interrupted: state saved to %s/state.safetensors (epoch %lld, batch %lld); continue with --resume\n",

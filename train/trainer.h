@@ -57,7 +57,8 @@ class Trainer {
   // `train_set` is split into training and held-out parts by the config's holdout share (stratified, seeded).
   // With resume, run_dir must hold a previous run's config.json and state.safetensors.
   Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> train_set, std::string run_dir, bool resume);
-  TrainResult run();
+  // max_steps >= 0 stops (as Ctrl-C does: state saved) once that many optimizer steps have run in total.
+  TrainResult run(int64_t max_steps = -1);
 
   models::MaxVit& model() { return *model_; }
   const TrainConfig& config() const { return config_; }
