@@ -14,6 +14,7 @@ packages=(
   libboost-context-dev                          # fibers of the CUDA emulator
   libturbojpeg0-dev libjpeg62-turbo-dev libstb-dev zlib1g-dev  # image and data decoding
   python3 python3-numpy python3-torch python3-torchvision      # reference side of the tests
+  python3-sklearn                               # second check of the metric references (optional in ref_metrics.py)
   dataset-fashion-mnist                         # the main job's data
   clang-14 libclang-rt-14-dev                   # libFuzzer + AddressSanitizer for the reader fuzz tests
 )

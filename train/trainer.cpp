@@ -13,6 +13,7 @@
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
 #include "nn/functional.h"
+#include "train/metrics.h"
 #include "train/optim.h"
 #include "train/schedule.h"
 
@@ -104,20 +105,6 @@ std::vector<int64_t> argmax_rows(const Tensor& scores) {
   const float* p = s.data<float>();
   for (int64_t i = 0; i < n; ++i) out[i] = std::max_element(p + i * k, p + i * k + k) - (p + i * k);
   return out;
-}
-
-double ccc(const std::vector<double>& p, const std::vector<double>& t) {
-  const double n = static_cast<double>(p.size());
-  double mp = 0, mt = 0;
-  for (size_t i = 0; i < p.size(); ++i) mp += p[i] / n, mt += t[i] / n;
-  double vp = 0, vt = 0, cov = 0;
-  for (size_t i = 0; i < p.size(); ++i) {
-    vp += (p[i] - mp) * (p[i] - mp) / n;
-    vt += (t[i] - mt) * (t[i] - mt) / n;
-    cov += (p[i] - mp) * (t[i] - mt) / n;
-  }
-  double den = vp + vt + (mp - mt) * (mp - mt);
-  return den > 0 ? 2 * cov / den : 0.0;
 }
 
 // A one-line progress display: rewritten in place on a terminal, printed every `every` steps otherwise.
@@ -308,7 +295,7 @@ double Trainer::evaluate_holdout(double* loss_out) {
   }
   model_->train();
   *loss_out = n ? loss_sum / n : 0;
-  if (loss_.protocol == Protocol::va) return 0.5 * (ccc(pv, tv) + ccc(pa, ta));  // mean CCC
+  if (loss_.protocol == Protocol::va) return 0.5 * (ccc(tv, pv) + ccc(ta, pa));  // mean CCC (train/metrics.h)
   if (loss_.protocol == Protocol::emotic) return -*loss_out;
   int64_t correct = 0;
   for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
