@@ -3,6 +3,7 @@
 // ToTensor + Normalize produce float pixels (still interleaved: the model's input is NHWC), on which random
 // erasing works, as torchvision's does on tensors.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
