@@ -30,9 +30,9 @@ args=(-S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILE
 [[ -n "${CAGE_FUZZ_SEED_PTH:-}" ]] && args+=(-DCAGE_FUZZ_SEED_PTH="$CAGE_FUZZ_SEED_PTH")
 command -v ninja >/dev/null 2>&1 && args+=(-G Ninja)
 cmake "${args[@]}"
-cmake --build "$build" --target fuzz_pth fuzz_pth_seeds fuzz_safetensors -j "${CAGE_FUZZ_JOBS:-2}"
+cmake --build "$build" --target fuzz_pth fuzz_pth_seeds fuzz_safetensors fuzz_decode -j "${CAGE_FUZZ_JOBS:-2}"
 status=0
-ctest --test-dir "$build" -R "fuzz_(pth|safetensors)" --output-on-failure || status=$?
+ctest --test-dir "$build" -R "fuzz_(pth|safetensors|decode)" --output-on-failure || status=$?
 # libFuzzer's summary (executions, corpus growth) from the test log.
 grep -hE "^Done [0-9]+ runs|^stat::|^SUMMARY|^artifact_prefix|Test unit written" "$build/Testing/Temporary/LastTest.log" || true
 exit "$status"
