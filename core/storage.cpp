@@ -1,5 +1,6 @@
 #include "core/storage.h"
 
+#include <atomic>
 #include <bit>
 #include <cstdlib>
 #include <mutex>
@@ -97,10 +98,19 @@ CpuAllocator& cpu_allocator() {
   return *a;
 }
 
+// Registered by other libraries from their static initialisers: constant-initialised, so order does not matter.
+std::atomic<Allocator*> g_registered[3] = {};
+
 }  // namespace
+
+void register_allocator(Device d, Allocator* allocator) {
+  CAGE_CHECK(d != Device::cpu, "the cpu allocator is built in and cannot be replaced");
+  g_registered[static_cast<int>(d)].store(allocator, std::memory_order_release);
+}
 
 Allocator& allocator_for(Device d) {
   if (d == Device::cpu) return cpu_allocator();
+  if (Allocator* a = g_registered[static_cast<int>(d)].load(std::memory_order_acquire)) return *a;
   fail("device '", device_name(d), "' has no backend in this build");
 }
 

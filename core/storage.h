@@ -18,6 +18,9 @@ class Allocator {
 };
 
 Allocator& allocator_for(Device d);  // Error when the device has no backend in this build
+// Backends outside core (the CUDA emulator, the CUDA backend) register their device's allocator once at start-up;
+// the allocator must live until the end of the program. The CPU allocator is built in.
+void register_allocator(Device d, Allocator* allocator);
 
 struct CpuAllocatorStats {
   size_t allocations = 0;  // calls to allocate()
