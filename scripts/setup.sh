@@ -16,6 +16,7 @@ packages=(
   python3 python3-numpy python3-torch python3-torchvision      # reference side of the tests
   python3-sklearn                               # second check of the metric references (optional in ref_metrics.py)
   dataset-fashion-mnist                         # the main job's data
+  libopencv-dev opencv-data python3-opencv      # cage_infer: Haar face detector, video input; its tests' video
   clang-14 libclang-rt-14-dev                   # libFuzzer + AddressSanitizer for the reader fuzz tests
 )
 missing=()
