@@ -110,13 +110,14 @@ std::vector<int64_t> argmax_rows(const Tensor& scores) {
 // A one-line progress display: rewritten in place on a terminal, printed every `every` steps otherwise.
 class Progress {
  public:
-  Progress(int64_t total, int64_t batch) : total_(total), batch_(batch), tty_(isatty(fileno(stdout))) {
+  Progress(int64_t total, int64_t batch, int64_t first) : total_(total), batch_(batch), first_(first), tty_(isatty(fileno(stdout))) {
     start_ = std::chrono::steady_clock::now();
   }
+  // ETA covers the whole run: the rest of this epoch and the epochs after it.
   void update(int64_t epoch, int64_t epochs, int64_t step, double loss, double lr) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    double ips = (step + 1) * batch_ / std::max(secs, 1e-9);
-    double eta = (total_ - step - 1) * batch_ / std::max(ips, 1e-9);
+    double ips = (step + 1 - first_) * batch_ / std::max(secs, 1e-9);
+    double eta = ((total_ - step - 1) + (epochs - epoch - 1) * total_) * batch_ / std::max(ips, 1e-9);
     if (tty_) {
       const int width = 24;
       int filled = static_cast<int>(width * (step + 1) / std::max<int64_t>(total_, 1));
@@ -145,7 +146,7 @@ class Progress {
     std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
     return buf;
   }
-  int64_t total_, batch_;
+  int64_t total_, batch_, first_;  // first_: the step the epoch (re)started at
   bool tty_;
   std::chrono::steady_clock::time_point start_;
 };
@@ -332,7 +333,7 @@ TrainResult Trainer::run(int64_t max_steps) {
     }  // resuming mid-epoch: the epoch's order is fixed, so the same batches come next
     int64_t step = start_batch_;
     start_batch_ = 0;
-    Progress progress(per_epoch, config_.batch_size);
+    Progress progress(per_epoch, config_.batch_size, step);
     double loss_sum = 0;
     int64_t loss_n = 0;
     while (loader.next(b)) {

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""CPU speed, side by side in one run: ours vs ONNX Runtime vs PyTorch (current PyPI releases).
+
+    bash scripts/bench_setup.sh                       # once
+    .venv-bench/bin/python bench/compare_cpu.py --build build --threads 2
+
+* MaxViT-T inference at 224x224, batch 1 and 8: ours (from the same torch.save'd weights), ONNX Runtime on the
+  ONNX export of torchvision's maxvit_t, PyTorch eager; rounds alternate between the three.
+* A training step (forward + backward + AdamW, cross-entropy): MaxViT-T at batch 8, and the Fashion-MNIST MaxViT
+  (input 32, stem 32, channels [32, 64, 128], one layer per stage, head_dim 16, partition 2) at batch 128.
+Prints medians and ratios (ours / other: below 1 means we are faster).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+import torch
+import torchvision
+
+
+def median_time(fn, reps):
+    fn()  # warm-up
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def ours(build, filt, key, env):
+    out = subprocess.run([os.path.join(build, "bench", "cage_bench"), f"--benchmark_filter={filt}",
+                          "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
+    return statistics.median(b[key] for b in json.loads(out)["benchmarks"])
+
+
+def fashion_model():
+    from torchvision.models.maxvit import MaxVit
+    return MaxVit(input_size=(32, 32), stem_channels=32, partition_size=2, block_channels=[32, 64, 128],
+                  block_layers=[1, 1, 1], head_dim=16, stochastic_depth_prob=0.0, num_classes=10)
+
+
+def torch_train_step(model, batch, size, channels, classes):
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.full((batch, channels, size, size), 0.25)
+    y = torch.arange(batch) % classes
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    import onnxruntime as ort
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = torchvision.models.maxvit_t().eval()
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, onnxruntime {ort.__version__}, "
+          f"{args.threads} threads, {args.rounds} alternating rounds")
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = os.path.join(tmp, "maxvit_t.pth")
+        torch.save(model.state_dict(), weights)
+        onnx_path = os.path.join(tmp, "maxvit_t.onnx")
+        torch.onnx.export(model, torch.rand(1, 3, 224, 224), onnx_path, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, opset_version=17, dynamo=False)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = args.threads
+        so.inter_op_num_threads = 1
+        sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        env = dict(os.environ, CAGE_BENCH_WEIGHTS=weights, CAGE_NUM_THREADS=str(args.threads))
+
+        print("\nMaxViT-T inference, 224x224 (ms per image)")
+        print(f"{'batch':>5} {'ours':>8} {'ONNX RT':>8} {'PyTorch':>8} {'ours/ORT':>9} {'ours/torch':>10}")
+        for batch in (1, 8):
+            x = torch.rand(batch, 3, 224, 224)
+            o, r, t = [], [], []
+            for _ in range(args.rounds):
+                o.append(ours(args.build, f"BM_MaxVitForward/batch:{batch}/", "ms_per_image", env))
+                r.append(1e3 * median_time(lambda: sess.run(None, {"x": x.numpy()}), max(3, 16 // batch)) / batch)
+                with torch.inference_mode():
+                    t.append(1e3 * median_time(lambda: model(x), max(3, 16 // batch)) / batch)
+            o, r, t = statistics.median(o), statistics.median(r), statistics.median(t)
+            print(f"{batch:>5} {o:>8.1f} {r:>8.1f} {t:>8.1f} {o / r:>9.2f} {o / t:>10.2f}")
+
+        print("\nTraining step: forward + backward + AdamW (ms per step)")
+        print(f"{'model':>22} {'ours':>9} {'PyTorch':>9} {'ours/torch':>10}")
+        cases = [("MaxViT-T, batch 8", "BM_TrainStepMaxVitT/batch:8/",
+                  lambda: torch_train_step(torchvision.models.maxvit_t(num_classes=10, stochastic_depth_prob=0.0),
+                                           8, 224, 3, 10), 3),
+                 ("Fashion MaxViT, b 128", "BM_TrainStepFashion/batch:128/",
+                  lambda: torch_train_step(fashion_model(), 128, 32, 3, 10), 5)]
+        for name, filt, make, reps in cases:
+            step = make()
+            o, t = [], []
+            for _ in range(args.rounds):
+                o.append(ours(args.build, filt, "ms_per_step", env))
+                t.append(1e3 * median_time(step, reps))
+            o, t = statistics.median(o), statistics.median(t)
+            print(f"{name:>22} {o:>9.1f} {t:>9.1f} {o / t:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
