@@ -39,13 +39,17 @@ void train_steps(benchmark::State& state, const cage::models::MaxVitConfig& conf
   std::vector<int64_t> labels(batch);
   for (int64_t i = 0; i < batch; ++i) labels[i] = i % config.num_classes;
   cage::Tensor y = cage::Tensor::from_vector(labels, {batch});
-  double seconds = 0;
-  for (auto _ : state) {
-    auto t0 = std::chrono::steady_clock::now();
+  auto step = [&] {
     cage::Tensor loss = cage::nn::cross_entropy(model.forward(x), y);
     opt.zero_grad();
     loss.backward();
     opt.step();
+  };
+  step();  // warm-up: the first step fills the allocator's pool and the optimizer state
+  double seconds = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    step();
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   state.counters["ms_per_step"] = 1e3 * seconds / static_cast<double>(state.iterations());
