@@ -13,6 +13,21 @@ MaxVitConfig maxvit_t_config(int64_t num_classes) {
   return c;
 }
 
+MaxVitConfig fashion_mnist_config(int64_t in_channels, int64_t num_classes) {
+  MaxVitConfig c;
+  c.input_size = 32;
+  c.in_channels = in_channels;
+  c.stem_channels = 32;
+  c.block_channels = {32, 64, 128};
+  c.block_layers = {1, 1, 1};
+  c.head_dim = 16;
+  c.partition_size = 2;
+  c.stochastic_depth_prob = 0.0;
+  c.bn_momentum = 0.1;
+  c.num_classes = num_classes;
+  return c;
+}
+
 std::string MaxVitConfig::to_json() const {
   nlohmann::ordered_json j = {{"input_size", input_size},
                               {"in_channels", in_channels},

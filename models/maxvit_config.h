@@ -37,5 +37,8 @@ struct MaxVitConfig {
 };
 
 MaxVitConfig maxvit_t_config(int64_t num_classes = 1000);
+// The Fashion-MNIST MaxViT: torchvision's MaxVit at input 32 (28 padded), stem 32, channels [32, 64, 128], one
+// layer per stage, head_dim 16, partition 2 (0.75 M parameters), BatchNorm momentum 0.1.
+MaxVitConfig fashion_mnist_config(int64_t in_channels = 1, int64_t num_classes = 10);
 
 }  // namespace cage::models

@@ -21,22 +21,6 @@ void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
 }
 
-// The Fashion-MNIST MaxViT: torchvision's MaxVit with input 32 (28 padded), stem 32, channels [32, 64, 128], one
-// layer per stage, head_dim 16, partition 2 (0.75 M parameters), one input channel.
-models::MaxVitConfig fashion_model() {
-  models::MaxVitConfig c;
-  c.input_size = 32;
-  c.in_channels = 1;
-  c.stem_channels = 32;
-  c.block_channels = {32, 64, 128};
-  c.block_layers = {1, 1, 1};
-  c.head_dim = 16;
-  c.partition_size = 2;
-  c.stochastic_depth_prob = 0.0;
-  c.bn_momentum = 0.1;
-  return c;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,7 +73,7 @@ int main(int argc, char** argv) {
       CAGE_CHECK(!c.data.empty(), "--data is required (or --resume RUN_DIR)");
       const bool fashion = c.data.rfind("fashion-mnist", 0) == 0;
       if (model == "auto") model = fashion ? "fashion" : "maxvit_t";
-      if (model == "fashion") c.model = fashion_model();
+      if (model == "fashion") c.model = models::fashion_mnist_config();
       else if (model == "maxvit_t") c.model = models::maxvit_t_config();
       else fail("--model '", model, "' (auto, maxvit_t or fashion)");
       if (!model_json.empty()) {

@@ -9,20 +9,15 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "data/decode.h"
 
-// stb_image_write is compiled here with internal linkage (STATIC): another translation unit of the project that
-// also compiles it (the image decoders) cannot clash with this copy. No stdio: the file is written below, with
-// errors that name it. stb_easy_font's functions are static by design.
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
-#define STBI_WRITE_NO_STDIO
+// stb_easy_font's functions are static by design.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #include <stb/stb_easy_font.h>
-#include <stb/stb_image_write.h>
 #pragma GCC diagnostic pop
 
 namespace cage::train {
@@ -210,25 +205,11 @@ void Canvas::text_centered(int cx, int cy, const std::string& s, Rgb c, int scal
   text(cx - text_width(s, scale) / 2, cy - 7 * scale / 2, s, c, scale);
 }
 
+// PNG encoding (and its write-to-temp-then-rename) is the data layer's, shared with the test fixtures.
 void Canvas::write_png(const std::string& path) const {
-  std::vector<uint8_t> bytes;
-  auto sink = [](void* ctx, void* data, int size) {
-    auto* out = static_cast<std::vector<uint8_t>*>(ctx);
-    const auto* p = static_cast<const uint8_t*>(data);
-    out->insert(out->end(), p, p + size);
-  };
-  const int ok = stbi_write_png_to_func(sink, &bytes, width_, height_, 3, pixels_.data(), width_ * 3);
-  CAGE_CHECK(ok && !bytes.empty(), "encoding PNG '", path, "' failed");
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    CAGE_CHECK(f, "cannot create '", tmp, "'");
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    CAGE_CHECK(f, "writing '", tmp, "' failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  CAGE_CHECK(!ec, "renaming '", tmp, "' to '", path, "': ", ec.message());
+  data::Image img(height_, width_, 3);
+  img.pixels = pixels_;
+  data::encode_png(img, path);
 }
 
 }  // namespace cage::train
