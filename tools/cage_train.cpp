@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   app.add_option("--alpha", c.alpha, "combined/emotic regression weight")->capture_default_str();
   app.add_option("--beta", c.beta, "va MSE weight")->capture_default_str();
   app.add_option("--class-weights", cw_s, "paper | inverse | none (default paper; Fashion-MNIST none)");
+  app.add_flag("--balanced", c.balanced, "train on a class-balanced subset (the paper's VA protocol)");
   app.add_option("--holdout", c.holdout, "share of the training set held out for model selection")->capture_default_str();
   app.add_option("--seed", c.seed, "seed of initialisation, data order, augmentation and dropout")->capture_default_str();
   app.add_option("--bn-momentum", bn_momentum, "BatchNorm momentum, PyTorch convention (default 0.01; Fashion-MNIST 0.1)");

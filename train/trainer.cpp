@@ -36,6 +36,7 @@ std::string TrainConfig::to_json() const {
                               {"warmup_fraction", warmup_fraction},
                               {"seed", seed},
                               {"holdout", holdout},
+                              {"balanced", balanced},
                               {"train_pipeline", train_pipeline},
                               {"eval_pipeline", eval_pipeline},
                               {"workers", workers},
@@ -66,6 +67,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.warmup_fraction = j.at("warmup_fraction");
     c.seed = j.at("seed");
     c.holdout = j.at("holdout");
+    c.balanced = j.value("balanced", false);
     c.train_pipeline = j.at("train_pipeline");
     c.eval_pipeline = j.at("eval_pipeline");
     c.workers = j.at("workers");
@@ -170,6 +172,11 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> train_
   config_.model.num_classes = protocol_outputs(loss_);
   if (loss_.protocol == Protocol::va && config_.model.head_dropout == 0) config_.model.head_dropout = 0.3;
 
+  // The VA protocol trains on a class-balanced subset (the paper: min-class-count images per class).
+  if (config_.balanced) {
+    CAGE_CHECK(full_->num_classes() > 0, "--balanced needs a dataset with classes");
+    full_ = std::make_shared<data::SubsetDataset>(full_, data::balanced_subset_indices(*full_, 0, config_.seed));
+  }
   // Model selection never looks at the evaluation set: a stratified share of the training set is held out.
   if (config_.holdout > 0 && full_->num_classes() > 0) {
     data::Split split = data::stratified_split(*full_, config_.holdout, config_.seed);

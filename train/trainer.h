@@ -32,6 +32,7 @@ struct TrainConfig {
   double warmup_fraction = 0.0;       // share of the steps spent in linear warmup
   uint64_t seed = 0;
   double holdout = 0.1;               // share of the training set held out for model selection (0: none)
+  bool balanced = false;              // train on a class-balanced subset (the smallest class's count per class)
   std::string train_pipeline, eval_pipeline;  // data/pipeline.h specs
   int workers = 2;
   std::string init;                   // a .pth / .safetensors to start from ("" = fresh initialisation)
