@@ -41,8 +41,9 @@ namespace cage::data {
 
 namespace {
 
-// Decoded images beyond this many pixels are refused before allocation: a corrupt header must not ask for gigabytes.
-constexpr int64_t kMaxPixels = int64_t(1) << 28;
+// Decoded images beyond this many pixels (8192 x 8192) are refused before allocation: a corrupt header must not
+// ask for gigabytes (stb's GIF reader keeps three 4-byte canvases: 2^26 pixels is ~800 MB at most).
+constexpr int64_t kMaxPixels = int64_t(1) << 26;
 
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);

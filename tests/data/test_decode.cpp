@@ -274,3 +274,21 @@ TEST(Decode, WriterRejectsBadImages) {
 
 }  // namespace
 }  // namespace cage::data
+
+namespace cage::data {
+namespace {
+
+// Found by the decode fuzzer: 18 bytes of GIF header declaring 17993 x 14388 pixels made stb allocate gigabytes.
+TEST(DecodeLimits, HugeDeclaredImageIsRefusedBeforeAllocation) {
+  const uint8_t gif[] = {0x47, 0x49, 0x46, 0x38, 0x37, 0x61, 0x49, 0x46, 0x34,
+                         0x38, 0x5b, 0x11, 0x00, 0x09, 0x00, 0xa0, 0xc1, 0x83};
+  try {
+    decode_image_memory(gif, sizeof(gif), "huge.gif");
+    FAIL() << "a 17993 x 14388 GIF header was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("huge.gif: image of 17993x14388 pixels refused"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace cage::data
