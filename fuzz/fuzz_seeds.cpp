@@ -10,42 +10,13 @@
 #include <vector>
 
 #include "fuzz/mini_zip.h"
+#include "fuzz/pickle_writer.h"
 
 using namespace std::string_literals;  // pickles hold NUL bytes
 
 namespace {
 
-struct Pickle {
-  std::string s;
-  explicit Pickle(int protocol = 2) { s = std::string("\x80") + static_cast<char>(protocol); }
-  Pickle& op(char c) { return s.push_back(c), *this; }
-  Pickle& raw(const std::string& r) { return s += r, *this; }
-  Pickle& global(const std::string& m, const std::string& n) { return raw("c" + m + "\n" + n + "\n"); }
-  Pickle& str(const std::string& v) {
-    op('X');
-    for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(static_cast<uint32_t>(v.size()) >> (8 * i)));
-    return raw(v);
-  }
-  Pickle& integer(int64_t v) {
-    if (v >= 0 && v < 256) return op('K').op(static_cast<char>(v));
-    op('J');
-    for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(static_cast<uint32_t>(v) >> (8 * i)));
-    return *this;
-  }
-  Pickle& ints(const std::vector<int64_t>& v) {
-    op('(');
-    for (int64_t x : v) integer(x);
-    return op('t');
-  }
-  Pickle& ordered_dict() { return global("collections", "OrderedDict").op(')').op('R'); }
-  Pickle& tensor(const std::string& type, int key, int64_t numel, int64_t offset, const std::vector<int64_t>& size,
-                 const std::vector<int64_t>& stride) {
-    global("torch._utils", "_rebuild_tensor_v2").op('(');
-    op('(').str("storage").global("torch", type).str(std::to_string(key)).str("cpu").integer(numel).op('t').op('Q');
-    integer(offset).ints(size).ints(stride).op('\x89').ordered_dict();
-    return op('t').op('R');
-  }
-};
+using Pickle = cage::fuzz::PickleWriter;
 
 void write(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -65,21 +36,21 @@ int main(int argc, char** argv) {
 
   Pickle sd;  // a state_dict as torch.save writes it, _metadata included
   sd.global("collections", "OrderedDict").op('q').op('\0').op(')').op('R').op('(');
-  sd.str("a").tensor("FloatStorage", 6, 6, 1, {2, 2}, {1, 2});
-  sd.str("b").tensor("HalfStorage", 3, 6, 0, {3, 2}, {2, 1});
-  sd.str("c").tensor("LongStorage", 4, 2, 1, {}, {});
-  sd.str("d").tensor("ByteStorage", 1, 4, 0, {4}, {1});
-  sd.str("e").tensor("BFloat16Storage", 5, 10, 2, {2, 4}, {4, 1});
-  sd.str("f").tensor("IntStorage", 2, 2, 0, {2}, {1});
+  sd.str("a").tensor("FloatStorage", "6", 6, 1, {2, 2}, {1, 2});
+  sd.str("b").tensor("HalfStorage", "3", 6, 0, {3, 2}, {2, 1});
+  sd.str("c").tensor("LongStorage", "4", 2, 1, {}, {});
+  sd.str("d").tensor("ByteStorage", "1", 4, 0, {4}, {1});
+  sd.str("e").tensor("BFloat16Storage", "5", 10, 2, {2, 4}, {4, 1});
+  sd.str("f").tensor("IntStorage", "2", 2, 0, {2}, {1});
   sd.str("p").global("torch._utils", "_rebuild_parameter").op('(');
-  sd.tensor("FloatStorage", 6, 6, 0, {3}, {2}).op('\x88').ordered_dict().op('t').op('R');
+  sd.tensor("FloatStorage", "6", 6, 0, {3}, {2}).op('\x88').ordered_dict().op('t').op('R');
   sd.op('u').op('}').str("_metadata").op('h').op('\0').op(')').op('R').op('(').str("").op('}').str("version");
   sd.integer(1).op('s').op('u').op('s').op('b');
   pickles.emplace_back("state_dict", sd.s + ".");
 
   Pickle wrap;  // {"state_dict": ..., "epoch": 3, ...} with assorted scalars and containers
   wrap.op('}').op('(').str("state_dict").ordered_dict().op('(').str("w");
-  wrap.tensor("DoubleStorage", 8, 4, 0, {2, 2}, {2, 1}).op('u').str("epoch").integer(3);
+  wrap.tensor("DoubleStorage", "8", 4, 0, {2, 2}, {2, 1}).op('u').str("epoch").integer(3);
   wrap.str("lr").raw("G\x3f\x50\x62\x4d\xd2\xf1\xa9\xfc"s).str("none").op('N');
   wrap.str("list").op(']').op('(').integer(1).integer(-70000).op(')').integer(2).op('\x85').op('e');
   wrap.str("flag").op('\x89').str("big").raw("\x8a\x05\x00\x00\x00\x00\x01"s).op('u');

@@ -15,6 +15,7 @@
 
 #include "core/philox.h"
 #include "core/pth.h"
+#include "fuzz/pickle_writer.h"
 #include "core/safetensors.h"
 #include "support/test_support.h"
 
@@ -34,40 +35,7 @@ std::string read_bytes(const std::string& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// Pickle opcodes, emitted the way torch.save (protocol 2) spells them.
-struct Pickle {
-  std::string s = "\x80\x02";
-  Pickle& op(char c) { return s.push_back(c), *this; }
-  Pickle& raw(const std::string& r) { return s += r, *this; }
-  Pickle& global(const std::string& module, const std::string& name) { return raw("c" + module + "\n" + name + "\n"); }
-  Pickle& str(const std::string& v) {
-    uint32_t n = static_cast<uint32_t>(v.size());
-    op('X');
-    for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(n >> (8 * i)));
-    return raw(v);
-  }
-  Pickle& integer(int64_t v) {
-    if (v >= 0 && v < 256) return op('K').op(static_cast<char>(v));
-    op('J');
-    for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(static_cast<uint32_t>(v) >> (8 * i)));
-    return *this;
-  }
-  Pickle& ints(const std::vector<int64_t>& v) {
-    op('(');
-    for (int64_t x : v) integer(x);
-    return op('t');
-  }
-  Pickle& ordered_dict() { return global("collections", "OrderedDict").op(')').op('R'); }
-  // _rebuild_tensor_v2(('storage', torch.<type>, key, 'cpu', numel), offset, size, stride, False, OrderedDict())
-  Pickle& tensor(const std::string& type, const std::string& key, int64_t numel, int64_t offset,
-                 const std::vector<int64_t>& size, const std::vector<int64_t>& stride) {
-    global("torch._utils", "_rebuild_tensor_v2").op('(');
-    op('(').str("storage").global("torch", type).str(key).str("cpu").integer(numel).op('t').op('Q');
-    integer(offset).ints(size).ints(stride).op('\x89').ordered_dict();
-    return op('t').op('R');
-  }
-  std::string done() { return s + "."; }
-};
+using Pickle = fuzz::PickleWriter;
 
 template <typename T>
 std::string bytes_of(const std::vector<T>& v) {

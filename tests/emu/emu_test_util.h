@@ -3,13 +3,31 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
+
+#include "core/tensor.h"
 
 #include "core/thread_pool.h"
 #include "kernels/emu/cuda_runtime_emu.h"
 #include "kernels/emu/emu.h"
 
 namespace cage_test {
+
+// Uniform random floats in [lo, hi) from a fixed seed (host-side test inputs).
+inline std::vector<float> random_values(size_t n, float lo, float hi, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+
+// A contiguous f32 tensor's values.
+inline std::vector<float> to_vector(const cage::Tensor& t) {
+  const float* p = t.data<float>();
+  return std::vector<float>(p, p + t.numel());
+}
 
 template <typename T>
 class device_buffer {

@@ -26,19 +26,6 @@ using cage::Tensor;
 const std::vector<int64_t> kRows = {1, 7, 33};
 const std::vector<int64_t> kWidths = {1, 5, 31, 32, 33, 100, 257, 1024};
 
-std::vector<float> random_values(size_t n, float lo, float hi, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(gen);
-  return v;
-}
-
-std::vector<float> to_vector(const Tensor& t) {
-  const float* p = t.data<float>();
-  return std::vector<float>(p, p + t.numel());
-}
-
 template <typename T>
 std::vector<float> to_float(const std::vector<T>& v) {
   return std::vector<float>(v.begin(), v.end());

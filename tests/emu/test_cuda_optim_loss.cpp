@@ -30,19 +30,6 @@ namespace {
 
 using cage::Tensor;
 
-std::vector<float> random_values(size_t n, float lo, float hi, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(gen);
-  return v;
-}
-
-std::vector<float> to_vector(const Tensor& t) {
-  const float* p = t.data<float>();
-  return std::vector<float>(p, p + t.numel());
-}
-
 // Distance in units in the last place between two finite floats (adjacent floats are 1 apart, -0 and +0 are 0).
 int64_t ulp_distance(float a, float b) {
   auto ordered = [](float x) {
