@@ -176,6 +176,7 @@ int64_t SubsetDataset::at(int64_t i) const {
 }
 Sample SubsetDataset::get(int64_t i) const { return base_->get(at(i)); }
 int64_t SubsetDataset::label(int64_t i) const { return base_->label(at(i)); }
+std::vector<float> SubsetDataset::multi_label(int64_t i) const { return base_->multi_label(at(i)); }
 
 // ---- Seeded selection --------------------------------------------------------------------------------------------
 

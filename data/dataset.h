@@ -67,6 +67,9 @@ class Dataset {
   virtual Sample get(int64_t i) const = 0;
   // The class of sample i without decoding anything (for balancing and splitting); -1 when there is none.
   virtual int64_t label(int64_t i) const = 0;
+  // The multi-hot categories of sample i (num_multi_labels() values); decodes the image only when a dataset
+  // cannot answer from its index (the default).
+  virtual std::vector<float> multi_label(int64_t i) const { return get(i).multi_label; }
   virtual int64_t num_classes() const = 0;       // 0: no single-label classes (EMOTIC)
   virtual int64_t num_targets() const = 0;       // 0, 2 (V, A) or 3 (V, A, D)
   virtual int64_t num_multi_labels() const = 0;  // 0 or 26
@@ -106,6 +109,7 @@ class RecordDataset : public Dataset {
   int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
   Sample get(int64_t i) const override;
   int64_t label(int64_t i) const override;
+  std::vector<float> multi_label(int64_t i) const override { return record(i).multi_label; }
   int64_t num_classes() const override { return num_classes_; }
   int64_t num_targets() const override { return num_targets_; }
   int64_t num_multi_labels() const override { return num_multi_; }
@@ -135,6 +139,7 @@ class SubsetDataset : public Dataset {
   int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
   Sample get(int64_t i) const override;
   int64_t label(int64_t i) const override;
+  std::vector<float> multi_label(int64_t i) const override;
   int64_t num_classes() const override { return base_->num_classes(); }
   int64_t num_targets() const override { return base_->num_targets(); }
   int64_t num_multi_labels() const override { return base_->num_multi_labels(); }

@@ -198,9 +198,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> train_
   if (loss_.protocol == Protocol::emotic) {
     std::vector<int64_t> positives(config_.num_classes, 0);
     for (int64_t i = 0; i < train_->size(); ++i) {
-      data::Sample s = train_->get(i);  // labels only would be cheaper; EMOTIC's index is small
-      for (int64_t c = 0; c < config_.num_classes && c < static_cast<int64_t>(s.multi_label.size()); ++c)
-        positives[c] += s.multi_label[c] > 0.5f;
+      std::vector<float> m = train_->multi_label(i);  // from the index: no image is decoded
+      for (int64_t c = 0; c < config_.num_classes && c < static_cast<int64_t>(m.size()); ++c) positives[c] += m[c] > 0.5f;
     }
     std::vector<float> pw = emotic_pos_weight(positives, train_->size());
     loss_.pos_weight = Tensor::from_vector(pw, {static_cast<int64_t>(pw.size())});

@@ -245,6 +245,11 @@ TEST(Emotic, MultiHotScalingAndClippedBox) {
   EXPECT_EQ(b.image.row(0)[0], test::pattern_value(3, 20, 10, 0));
   EXPECT_EQ(ds.get(2).skip, kSkipMissing);
   EXPECT_EQ(ds.get(2).multi_label, std::vector<float>(26, 0.0f));
+  // The categories are also answered from the index, without decoding (the trainer's pos_weight uses this).
+  EXPECT_EQ(ds.multi_label(0), hot);
+  EXPECT_EQ(ds.multi_label(1), b.multi_label);
+  SubsetDataset sub(std::make_shared<RecordDataset>(ds), {1, 0});
+  EXPECT_EQ(sub.multi_label(1), hot);
 
   const std::string head = "Index,Folder,Filename,Image Size,BBox,Categorical_Labels,Continuous_Labels,Gender,Age\n";
   test::write_text(dir / "bad1.csv", head + "0,f,p.png,x,\"[0, 0, 5, 5]\",\"['Joy']\",\"[5, 5, 5]\",M,A\n");
