@@ -3,7 +3,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/cpu_basic.h"
+#include "core/device_ops.h"
 
 namespace cage {
 
@@ -48,7 +48,7 @@ void accumulate_grad(Tensor& acc, const Tensor& g) {
   }
   CAGE_CHECK(acc.shape() == g.shape(), "gradient shape ", shape_str(g.shape()), " does not match ",
              shape_str(acc.shape()));
-  acc = cpu_add(acc, g);
+  acc = add_any(acc, g);
 }
 
 namespace {

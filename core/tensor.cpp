@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/cpu_basic.h"
+#include "core/device_ops.h"
 
 namespace cage {
 
@@ -116,7 +117,7 @@ void* Tensor::raw_data() const {
 
 double Tensor::item() const {
   CAGE_CHECK(numel() == 1, "item() of a tensor with ", numel(), " elements");
-  Tensor d = detach().to(DType::f64);
+  Tensor d = detach().to(Device::cpu).to(DType::f64);
   return *d.data<double>();
 }
 
@@ -205,14 +206,14 @@ Tensor Tensor::contiguous() const {
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype(), device());
-  cpu_copy(out, *this);
+  copy_any(out, *this);
   return record(out, "clone", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
   Tensor out = empty(shape(), target, device());
-  cpu_copy(out, *this);
+  copy_any(out, *this);
   if (!dtype_is_floating(target) || !dtype_is_floating(dtype())) return out;
   DType source = dtype();
   return record(out, "to", {*this}, [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
@@ -220,13 +221,22 @@ Tensor Tensor::to(DType target) const {
 
 Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
 
+Tensor Tensor::to(Device target) const {
+  if (target == device()) return *this;
+  Tensor out = empty(shape(), dtype(), target);
+  copy_any(out, *this);
+  if (!dtype_is_floating(dtype())) return out;
+  Device source = device();
+  return record(out, "to_device", {*this}, [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
+}
+
 const Tensor& Tensor::fill_(double value) const {
-  cpu_fill(*this, value);
+  fill_any(*this, value);
   return *this;
 }
 
 const Tensor& Tensor::copy_(const Tensor& src) const {
-  cpu_copy(*this, src);
+  copy_any(*this, src);
   return *this;
 }
 

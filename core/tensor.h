@@ -66,6 +66,7 @@ class Tensor {
   Tensor contiguous() const;  // itself when already contiguous
   Tensor clone() const;       // always a fresh contiguous copy (with autograd)
   Tensor to(DType dtype) const;
+  Tensor to(Device device) const;  // a copy on `device` (itself when already there); gradients flow back
   Tensor detach() const;  // shares storage, no autograd history
 
   // In-place, outside autograd (initialisation, optimizers).
@@ -122,7 +123,7 @@ Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor c = contiguous();
+  Tensor c = to(Device::cpu).contiguous();
   const T* p = c.data<T>();
   return std::vector<T>(p, p + c.numel());
 }

@@ -19,6 +19,7 @@
 #include "core/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/cpu/vec_math.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
@@ -348,6 +349,7 @@ void relpos_attention_check(const Tensor& qkv, const Tensor& table, const Relpos
 void relpos_attention_forward(const Tensor& qkv, const Tensor& table, const RelposAttentionParams& p,
                               const Tensor& out) {
   relpos_attention_check(qkv, table, p);
+  CAGE_GPU_DISPATCH(qkv.device(), relpos_attention_forward, qkv, table, p, out);
   check_cpu(qkv, "qkv", qkv.dtype());
   check_cpu(table, "bias table", qkv.dtype());
   check_cpu(out, "out", qkv.dtype());
@@ -362,6 +364,7 @@ void relpos_attention_forward(const Tensor& qkv, const Tensor& table, const Relp
 void relpos_attention_backward(const Tensor& qkv, const Tensor& table, const Tensor& gout,
                                const RelposAttentionParams& p, const Tensor& gqkv, const Tensor& gtable) {
   relpos_attention_check(qkv, table, p);
+  CAGE_GPU_DISPATCH(qkv.device(), relpos_attention_backward, qkv, table, gout, p, gqkv, gtable);
   check_cpu(qkv, "qkv", qkv.dtype());
   check_cpu(table, "bias table", qkv.dtype());
   check_cpu(gout, "output gradient", qkv.dtype());

@@ -7,6 +7,7 @@
 #include "kernels/conv.h"
 #include "kernels/cpu/column_reduce.h"
 #include "kernels/gemm.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
@@ -95,6 +96,7 @@ void add_bias_rows(T* y, const T* b, int64_t rows, int64_t C) {
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
+  CAGE_GPU_DISPATCH(x.device(), conv2d_forward, s, x, w, b, y);
   if (s.is_depthwise()) return depthwise_conv2d_forward(s, x, w, b, y);
   CAGE_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
     using T = scalar_t;
@@ -122,6 +124,7 @@ void conv2d_forward(const Conv2dShape& s, const Tensor& x, const Tensor& w, cons
 
 void conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx,
                      const Tensor& gw, const Tensor& gb) {
+  CAGE_GPU_DISPATCH(x.device(), conv2d_backward, s, x, w, gy, gx, gw, gb);
   CAGE_DISPATCH_FLOAT(x.dtype(), "conv2d_backward", [&] {
     using T = scalar_t;
     const T* g = gy.data<T>();

@@ -2,10 +2,12 @@
 // innermost and contiguous in input, weight (KH, KW, 1, C) and output, so it vectorises.
 #include "core/thread_pool.h"
 #include "kernels/conv.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
 void depthwise_conv2d_forward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
+  CAGE_GPU_DISPATCH(x.device(), depthwise_conv2d_forward, s, x, w, b, y);
   CAGE_DISPATCH_FLOAT(x.dtype(), "depthwise_conv2d", [&] {
     using T = scalar_t;
     const T* xp = x.data<T>();
@@ -38,6 +40,7 @@ void depthwise_conv2d_forward(const Conv2dShape& s, const Tensor& x, const Tenso
 
 void depthwise_conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& gy,
                                const Tensor& gx, const Tensor& gw) {
+  CAGE_GPU_DISPATCH(x.device(), depthwise_conv2d_backward, s, x, w, gy, gx, gw);
   CAGE_DISPATCH_FLOAT(x.dtype(), "depthwise_conv2d_backward", [&] {
     using T = scalar_t;
     const T* xp = x.data<T>();

@@ -5,6 +5,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/vec_math.h"
 #include "kernels/elementwise.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
@@ -68,6 +69,7 @@ void check_cpu_contiguous(const Tensor& t, const char* what) {
 }  // namespace
 
 void unary_forward(Unary op, const Tensor& x, const Tensor& y) {
+  CAGE_GPU_DISPATCH(x.device(), unary_forward, op, x, y);
   check_cpu_contiguous(x, "unary_forward");
   check_cpu_contiguous(y, "unary_forward");
   CAGE_DISPATCH_FLOAT(x.dtype(), "unary_forward", [&] {
@@ -83,6 +85,7 @@ void unary_forward(Unary op, const Tensor& x, const Tensor& y) {
 }
 
 void unary_backward(Unary op, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx) {
+  CAGE_GPU_DISPATCH(x.device(), unary_backward, op, x, y, gy, gx);
   check_cpu_contiguous(gy, "unary_backward");
   CAGE_DISPATCH_FLOAT(x.dtype(), "unary_backward", [&] {
     const scalar_t* xp = x.data<scalar_t>();
@@ -157,6 +160,7 @@ void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
 }  // namespace
 
 void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  CAGE_GPU_DISPATCH(a.device(), binary_forward, op, a, b, out);
   CAGE_CHECK(a.dtype() == b.dtype() && a.dtype() == out.dtype(), "binary op on ", describe(a), " and ", describe(b));
   check_cpu_contiguous(out, "binary_forward");
   CAGE_DISPATCH_FLOAT(a.dtype(), "binary_forward", [&] {
@@ -170,6 +174,7 @@ void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& o
 }
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
+  CAGE_GPU_DISPATCH(g.device(), sum_to, g, shape);
   if (g.shape() == shape) return g;
   Tensor out = Tensor::zeros(shape, g.dtype(), g.device());
   Tensor gc = g.contiguous();
@@ -201,6 +206,7 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 }
 
 void scale(const Tensor& x, double s, const Tensor& out) {
+  CAGE_GPU_DISPATCH(x.device(), scale, x, s, out);
   check_cpu_contiguous(x, "scale");
   CAGE_DISPATCH_FLOAT(x.dtype(), "scale", [&] {
     const scalar_t* xp = x.data<scalar_t>();
@@ -213,6 +219,7 @@ void scale(const Tensor& x, double s, const Tensor& out) {
 }
 
 double sum_all(const Tensor& x) {
+  CAGE_GPU_DISPATCH(x.device(), sum_all, x);
   Tensor c = x.contiguous();
   return CAGE_DISPATCH_FLOAT(x.dtype(), "sum_all", [&] {
     const scalar_t* p = c.data<scalar_t>();

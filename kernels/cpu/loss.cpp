@@ -6,6 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/loss.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
@@ -62,7 +63,8 @@ inline double sigmoid_neg(double x) {
 
 // ---- cross-entropy ----
 
-void cross_entropy_check_labels(const Tensor& labels, int64_t classes) {
+void cross_entropy_check_labels(const Tensor& device_labels, int64_t classes) {
+  const Tensor labels = device_labels.to(Device::cpu);  // a GPU backend checks its labels on the host too
   check_cpu_contiguous(labels, "cross_entropy labels");
   CAGE_CHECK(labels.dtype() == DType::i64, "cross_entropy: labels must be i64, got ", describe(labels));
   const int64_t* y = labels.data<int64_t>();
@@ -73,6 +75,7 @@ void cross_entropy_check_labels(const Tensor& labels, int64_t classes) {
 
 void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& weights, const Tensor& lse,
                            const Tensor& out) {
+  CAGE_GPU_DISPATCH(logits.device(), cross_entropy_forward, logits, labels, weights, lse, out);
   check_cpu_contiguous(logits, "cross_entropy_forward");
   check_cpu_contiguous(lse, "cross_entropy_forward lse");
   const int64_t n = logits.size(0), k = logits.size(1);
@@ -108,6 +111,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Ten
 
 void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& weights, const Tensor& lse,
                             const Tensor& gout, const Tensor& glogits) {
+  CAGE_GPU_DISPATCH(logits.device(), cross_entropy_backward, logits, labels, weights, lse, gout, glogits);
   check_cpu_contiguous(glogits, "cross_entropy_backward");
   const int64_t n = logits.size(0), k = logits.size(1);
   double g = scalar_grad(gout);
@@ -135,6 +139,7 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Te
 // ---- mean squared error ----
 
 void mse_forward(const Tensor& pred, const Tensor& target, const Tensor& out) {
+  CAGE_GPU_DISPATCH(pred.device(), mse_forward, pred, target, out);
   check_cpu_contiguous(pred, "mse_forward");
   check_cpu_contiguous(target, "mse_forward");
   CAGE_DISPATCH_FLOAT(pred.dtype(), "mse_forward", [&] {
@@ -151,6 +156,7 @@ void mse_forward(const Tensor& pred, const Tensor& target, const Tensor& out) {
 
 void mse_backward(const Tensor& pred, const Tensor& target, const Tensor& gout, const Tensor& gpred,
                   const Tensor& gtarget) {
+  CAGE_GPU_DISPATCH(pred.device(), mse_backward, pred, target, gout, gpred, gtarget);
   double c = 2 * scalar_grad(gout) / static_cast<double>(pred.numel());
   CAGE_DISPATCH_FLOAT(pred.dtype(), "mse_backward", [&] {
     using T = scalar_t;
@@ -171,6 +177,7 @@ void mse_backward(const Tensor& pred, const Tensor& target, const Tensor& gout, 
 // ---- concordance correlation coefficient loss ----
 
 void ccc_forward(const Tensor& pred, const Tensor& target, const Tensor& moments, const Tensor& out) {
+  CAGE_GPU_DISPATCH(pred.device(), ccc_forward, pred, target, moments, out);
   check_cpu_contiguous(pred, "ccc_forward");
   check_cpu_contiguous(target, "ccc_forward");
   check_cpu_contiguous(moments, "ccc_forward moments");
@@ -222,6 +229,7 @@ void ccc_forward(const Tensor& pred, const Tensor& target, const Tensor& moments
 
 void ccc_backward(const Tensor& pred, const Tensor& target, const Tensor& moments, const Tensor& gout,
                   const Tensor& gpred, const Tensor& gtarget) {
+  CAGE_GPU_DISPATCH(pred.device(), ccc_backward, pred, target, moments, gout, gpred, gtarget);
   double g = scalar_grad(gout);
   const double* mo = moments.data<double>();
   const double mp = mo[0], mt = mo[1], cov = mo[4], dn = mo[5];
@@ -248,6 +256,7 @@ void ccc_backward(const Tensor& pred, const Tensor& target, const Tensor& moment
 // ---- binary cross-entropy with logits ----
 
 void bce_with_logits_forward(const Tensor& logits, const Tensor& targets, const Tensor& pos_weight, const Tensor& out) {
+  CAGE_GPU_DISPATCH(logits.device(), bce_with_logits_forward, logits, targets, pos_weight, out);
   check_cpu_contiguous(logits, "bce_with_logits_forward");
   check_cpu_contiguous(targets, "bce_with_logits_forward");
   if (pos_weight.defined()) check_cpu_contiguous(pos_weight, "bce_with_logits_forward pos_weight");
@@ -268,6 +277,8 @@ void bce_with_logits_forward(const Tensor& logits, const Tensor& targets, const 
 
 void bce_with_logits_backward(const Tensor& logits, const Tensor& targets, const Tensor& pos_weight,
                               const Tensor& gout, const Tensor& glogits, const Tensor& gtargets) {
+  CAGE_GPU_DISPATCH(logits.device(), bce_with_logits_backward, logits, targets, pos_weight, gout, glogits,
+                    gtargets);
   const int64_t k = logits.size(-1);
   double c = scalar_grad(gout) / static_cast<double>(logits.numel());
   CAGE_DISPATCH_FLOAT(logits.dtype(), "bce_with_logits_backward", [&] {

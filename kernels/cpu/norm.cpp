@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/column_reduce.h"
 #include "kernels/norm.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
@@ -19,6 +20,8 @@ const T* opt_data(const Tensor& t) {
 void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
                         const Tensor& mean_out, const Tensor& invstd_out) {
+  CAGE_GPU_DISPATCH(x.device(), batch_norm_forward, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                    y, mean_out, invstd_out);
   const int64_t C = x.size(-1), rows = x.numel() / C;
   CAGE_CHECK(x.is_contiguous(), "batch_norm: x must be contiguous");
   CAGE_CHECK(!training || rows > 1, "batch_norm in training mode needs more than one value per channel, got ",
@@ -76,6 +79,7 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
 
 void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& mean_t, const Tensor& invstd_t,
                          const Tensor& gy, bool training, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
+  CAGE_GPU_DISPATCH(x.device(), batch_norm_backward, x, weight, mean_t, invstd_t, gy, training, gx, gw, gb);
   const int64_t C = x.size(-1), rows = x.numel() / C;
   CAGE_DISPATCH_FLOAT(x.dtype(), "batch_norm_backward", [&] {
     using T = scalar_t;
@@ -120,6 +124,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
 
 void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, const Tensor& y,
                         const Tensor& mean_out, const Tensor& invstd_out) {
+  CAGE_GPU_DISPATCH(x.device(), layer_norm_forward, x, weight, bias, eps, y, mean_out, invstd_out);
   const int64_t C = x.size(-1), rows = x.numel() / C;
   CAGE_DISPATCH_FLOAT(x.dtype(), "layer_norm_forward", [&] {
     using T = scalar_t;
@@ -152,6 +157,7 @@ void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
 
 void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& mean_t, const Tensor& invstd_t,
                          const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
+  CAGE_GPU_DISPATCH(x.device(), layer_norm_backward, x, weight, mean_t, invstd_t, gy, gx, gw, gb);
   const int64_t C = x.size(-1), rows = x.numel() / C;
   CAGE_DISPATCH_FLOAT(x.dtype(), "layer_norm_backward", [&] {
     using T = scalar_t;

@@ -8,6 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/optim.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
@@ -64,6 +65,7 @@ AdamwScalars<T> adamw_scalars(const AdamwHyper& h, int64_t step) {
 }  // namespace
 
 void adamw_step(const std::vector<AdamwTensor>& tensors, const AdamwHyper& h) {
+  CAGE_GPU_DISPATCH((tensors.empty() ? Device::cpu : tensors[0].param.device()), adamw_step, tensors, h);
   for (const AdamwTensor& t : tensors) {
     CAGE_CHECK(t.step >= 1, "adamw_step: step ", t.step, " (counts from 1)");
     check_buffer(t.param, t.param, "param");
@@ -100,6 +102,7 @@ void adamw_step(const std::vector<AdamwTensor>& tensors, const AdamwHyper& h) {
 }
 
 void sgd_step(const std::vector<SgdTensor>& tensors, const SgdHyper& h) {
+  CAGE_GPU_DISPATCH((tensors.empty() ? Device::cpu : tensors[0].param.device()), sgd_step, tensors, h);
   const bool use_momentum = h.momentum != 0;
   for (const SgdTensor& t : tensors) {
     check_buffer(t.param, t.param, "param");

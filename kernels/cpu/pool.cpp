@@ -1,5 +1,6 @@
 #include "core/thread_pool.h"
 #include "kernels/pool.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
@@ -34,6 +35,7 @@ Window window_of(const Pool2dShape& s, int64_t oh, int64_t ow) {
 }  // namespace
 
 void avg_pool2d_forward(const Pool2dShape& s, const Tensor& x, const Tensor& y) {
+  CAGE_GPU_DISPATCH(x.device(), avg_pool2d_forward, s, x, y);
   CAGE_DISPATCH_FLOAT(x.dtype(), "avg_pool2d", [&] {
     using T = scalar_t;
     const T* xp = x.data<T>();
@@ -60,6 +62,7 @@ void avg_pool2d_forward(const Pool2dShape& s, const Tensor& x, const Tensor& y) 
 }
 
 void avg_pool2d_backward(const Pool2dShape& s, const Tensor& gy, const Tensor& gx) {
+  CAGE_GPU_DISPATCH(gy.device(), avg_pool2d_backward, s, gy, gx);
   gx.fill_(0);
   CAGE_DISPATCH_FLOAT(gy.dtype(), "avg_pool2d_backward", [&] {
     using T = scalar_t;
@@ -85,6 +88,7 @@ void avg_pool2d_backward(const Pool2dShape& s, const Tensor& gy, const Tensor& g
 }
 
 void global_avg_pool_forward(const Tensor& x, const Tensor& y) {
+  CAGE_GPU_DISPATCH(x.device(), global_avg_pool_forward, x, y);
   const int64_t N = x.size(0), HW = x.size(1) * x.size(2), C = x.size(3);
   CAGE_DISPATCH_FLOAT(x.dtype(), "global_avg_pool", [&] {
     using T = scalar_t;
@@ -103,6 +107,7 @@ void global_avg_pool_forward(const Tensor& x, const Tensor& y) {
 }
 
 void global_avg_pool_backward(const Tensor& gy, const Tensor& gx) {
+  CAGE_GPU_DISPATCH(gy.device(), global_avg_pool_backward, gy, gx);
   const int64_t N = gx.size(0), HW = gx.size(1) * gx.size(2), C = gx.size(3);
   CAGE_DISPATCH_FLOAT(gy.dtype(), "global_avg_pool_backward", [&] {
     using T = scalar_t;

@@ -2,10 +2,12 @@
 
 #include "core/thread_pool.h"
 #include "kernels/softmax.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
 void softmax_forward(const Tensor& x, const Tensor& y) {
+  CAGE_GPU_DISPATCH(x.device(), softmax_forward, x, y);
   const int64_t C = x.size(-1), rows = x.numel() / std::max<int64_t>(C, 1);
   CAGE_DISPATCH_FLOAT(x.dtype(), "softmax_forward", [&] {
     using T = scalar_t;
@@ -30,6 +32,7 @@ void softmax_forward(const Tensor& x, const Tensor& y) {
 }
 
 void softmax_backward(const Tensor& y, const Tensor& gy, const Tensor& gx) {
+  CAGE_GPU_DISPATCH(y.device(), softmax_backward, y, gy, gx);
   const int64_t C = y.size(-1), rows = y.numel() / std::max<int64_t>(C, 1);
   CAGE_DISPATCH_FLOAT(y.dtype(), "softmax_backward", [&] {
     using T = scalar_t;

@@ -1,0 +1,125 @@
+// Tensors on device emu: the core's data movement (to, contiguous, clone, copy_ into views, fill, casts, item) goes
+// through the GPU backend's DeviceOps and copy kernels and must give exactly what the CPU gives; an op dispatched on an
+// emu tensor runs the CUDA kernel, and gradients flow back across Tensor::to. A cuda request without a GPU says so.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "core/error.h"
+#include "kernels/device.h"
+#include "kernels/elementwise.h"
+#include "nn/functional.h"
+
+namespace cage_test {
+namespace {
+
+using cage::Device;
+using cage::DType;
+using cage::Tensor;
+
+Tensor random_cpu(const cage::Shape& shape, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<float> v(static_cast<size_t>(cage::shape_numel(shape)));
+  for (float& x : v) x = u(gen);
+  return Tensor::from_vector(v, shape);
+}
+
+class DeviceTensor : public ::testing::Test {
+ protected:
+  void SetUp() override { cage::kernels::use_device(Device::emu); }
+};
+
+TEST_F(DeviceTensor, RoundTripIsExact) {
+  Tensor x = random_cpu({3, 5, 7}, 1);
+  Tensor d = x.to(Device::emu);
+  EXPECT_EQ(d.device(), Device::emu);
+  EXPECT_EQ(d.to(Device::cpu).to_vector<float>(), x.to_vector<float>());
+  EXPECT_EQ(d.to_vector<float>(), x.to_vector<float>());  // to_vector reads through the host
+}
+
+TEST_F(DeviceTensor, StridedViewsMadeContiguousOnTheDevice) {
+  Tensor x = random_cpu({2, 3, 4, 5}, 2);
+  Tensor d = x.to(Device::emu);
+  Tensor pc = x.permute({0, 3, 1, 2}).slice(2, 1, 3).contiguous();
+  Tensor pd = d.permute({0, 3, 1, 2}).slice(2, 1, 3).contiguous();
+  EXPECT_EQ(pd.device(), Device::emu);
+  EXPECT_TRUE(pd.is_contiguous());
+  EXPECT_EQ(pd.to_vector<float>(), pc.to_vector<float>());
+  // A strided device view copied straight to the host.
+  EXPECT_EQ(d.transpose(1, 3).to(Device::cpu).to_vector<float>(), x.transpose(1, 3).contiguous().to_vector<float>());
+}
+
+TEST_F(DeviceTensor, CopyIntoADeviceViewFromTheHost) {
+  Tensor d = Tensor::zeros({4, 6}, DType::f32, Device::emu);
+  Tensor src = random_cpu({6, 2}, 3);
+  d.slice(1, 2, 4).copy_(src.transpose(0, 1).transpose(0, 1).slice(0, 0, 4));
+  std::vector<float> got = d.to_vector<float>(), s = src.to_vector<float>();
+  for (int64_t r = 0; r < 4; ++r)
+    for (int64_t c = 0; c < 6; ++c)
+      EXPECT_EQ(got[r * 6 + c], (c >= 2 && c < 4) ? s[r * 2 + (c - 2)] : 0.0f) << r << "," << c;
+}
+
+TEST_F(DeviceTensor, FillCastAndItem) {
+  Tensor f = Tensor::full({7, 3}, 2.5, DType::f32, Device::emu);
+  EXPECT_EQ(f.to_vector<float>(), std::vector<float>(21, 2.5f));
+  Tensor i = Tensor::full({5}, -3, DType::i64, Device::emu);
+  EXPECT_EQ(i.to_vector<int64_t>(), std::vector<int64_t>(5, -3));
+  Tensor v = f.slice(1, 1, 2);  // a strided view filled in place
+  v.fill_(-1.0);
+  EXPECT_EQ(f.to_vector<float>()[1], -1.0f);
+  EXPECT_EQ(f.to_vector<float>()[0], 2.5f);
+  Tensor x = random_cpu({9}, 4);
+  Tensor d64 = x.to(Device::emu).to(DType::f64);
+  EXPECT_EQ(d64.device(), Device::emu);
+  std::vector<double> want;
+  for (float a : x.to_vector<float>()) want.push_back(a);
+  EXPECT_EQ(d64.to_vector<double>(), want);
+  EXPECT_EQ(d64.slice(0, 4, 5).item(), want[4]);
+}
+
+TEST_F(DeviceTensor, OpsDispatchAndGradientsFlowBackToTheHost) {
+  Tensor x = random_cpu({4, 33}, 5).set_requires_grad(true);
+  Tensor y = cage::nn::gelu(x.to(Device::emu));
+  EXPECT_EQ(y.device(), Device::emu);
+  Tensor g = random_cpu({4, 33}, 6);
+  y.backward(g.to(Device::emu));
+  ASSERT_TRUE(x.grad().defined());
+  EXPECT_EQ(x.grad().device(), Device::cpu);
+
+  Tensor xc = x.detach().clone().set_requires_grad(true);
+  Tensor yc = cage::nn::gelu(xc);
+  yc.backward(g);
+  std::vector<float> a = y.to_vector<float>(), b = yc.to_vector<float>();
+  std::vector<float> ga = x.grad().to_vector<float>(), gb = xc.grad().to_vector<float>();
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_NEAR(a[i], b[i], 1e-6 + 1e-6 * std::abs(b[i])) << i;
+    EXPECT_NEAR(ga[i], gb[i], 1e-6 + 1e-6 * std::abs(gb[i])) << i;
+  }
+}
+
+TEST_F(DeviceTensor, MixingDevicesInOneOpIsAnError) {
+  Tensor a = random_cpu({3}, 7).to(Device::emu);
+  Tensor b = Tensor::zeros({3}, DType::f32, Device::emu);
+  Tensor c = Tensor::zeros({3});
+  EXPECT_THROW(cage::kernels::unary_forward(cage::kernels::Unary::relu, a, c), cage::Error);
+  EXPECT_NO_THROW(cage::kernels::unary_forward(cage::kernels::Unary::relu, a, b));
+}
+
+TEST(DeviceSelection, CudaWithoutAGpuSaysSoAndRunsOnTheCpu) {
+  std::string why;
+  if (cage::kernels::try_use_device(Device::cuda, &why)) GTEST_SKIP() << "a GPU is present";
+  EXPECT_FALSE(why.empty());
+  testing::internal::CaptureStderr();
+  Device d = cage::kernels::select_device("cuda");
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(d, Device::cpu);
+  EXPECT_NE(err.find("--device cuda"), std::string::npos) << err;
+  EXPECT_NE(err.find("running on the CPU"), std::string::npos) << err;
+  EXPECT_EQ(cage::kernels::select_device("auto"), Device::cpu);
+  EXPECT_EQ(cage::kernels::select_device("emu"), Device::emu);
+  EXPECT_THROW(cage::kernels::select_device("tpu"), cage::Error);
+}
+
+}  // namespace
+}  // namespace cage_test
