@@ -65,11 +65,11 @@ Tensor matmul_batched(const Tensor& a_in, const Tensor& b_in) {
   return record(out, "matmul", {a, b}, [=](const Tensor& g_in) {
     Tensor g = g_in.contiguous(), da, db;
     if (ga) {
-      da = Tensor::empty({B, M, K}, ad.dtype());
+      da = Tensor::empty({B, M, K}, ad.dtype(), ad.device());
       bmm(g, false, bd, true, da);
     }
     if (gb) {
-      db = Tensor::empty({B, K, N}, ad.dtype());
+      db = Tensor::empty({B, K, N}, ad.dtype(), ad.device());
       bmm(ad, true, g, false, db);
     }
     return std::vector<Tensor>{da, db};

@@ -72,8 +72,26 @@ int64_t Module::parameter_count() {
 
 std::vector<std::pair<std::string, Tensor>> Module::state_dict() {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (auto& e : state_entries()) out.emplace_back(e.key, to_torch_layout(e.tensor->detach(), e.layout));
+  for (auto& e : state_entries())
+    out.emplace_back(e.key, to_torch_layout(e.tensor->detach().to(Device::cpu), e.layout));
   return out;
+}
+
+void Module::to(Device device) {
+  for (auto& e : state_entries()) {
+    Tensor& t = *e.tensor;
+    if (!t.defined() || !dtype_is_floating(t.dtype()) || t.device() == device) continue;
+    const bool requires_grad = t.requires_grad();
+    Tensor moved = t.detach().to(device);
+    if (requires_grad) moved.set_requires_grad(true);
+    t = moved;
+  }
+}
+
+Device Module::device() {
+  for (auto& e : state_entries())
+    if (!e.is_buffer && e.tensor->defined()) return e.tensor->device();
+  return Device::cpu;
 }
 
 void Module::load_state_dict(const std::vector<std::pair<std::string, Tensor>>& state) {

@@ -43,7 +43,12 @@ class Module {
   std::vector<Tensor> parameters();
   int64_t parameter_count();
 
-  // The state_dict in PyTorch's layouts and order (for checkpoints and comparisons with PyTorch).
+  // Moves every floating-point parameter and buffer to `device` (parameters stay leaves that require grad). Integer
+  // buffers (num_batches_tracked, relative_position_index) stay on the CPU: only host code reads or updates them.
+  void to(Device device);
+  Device device();  // where the parameters live (cpu for a module without parameters)
+
+  // The state_dict in PyTorch's layouts and order, on the CPU (for checkpoints and comparisons with PyTorch).
   std::vector<std::pair<std::string, Tensor>> state_dict();
 
   // Loads tensors in PyTorch's layouts by key. Strict: every missing key, unexpected key and shape

@@ -12,7 +12,7 @@ Tensor softmax(const Tensor& x_in) {
   kernels::softmax_forward(x, y);
   Tensor yd = y.detach();
   return record(y, "softmax", {x}, [yd](const Tensor& g) {
-    Tensor gx = Tensor::empty(yd.shape(), yd.dtype());
+    Tensor gx = Tensor::empty(yd.shape(), yd.dtype(), yd.device());
     kernels::softmax_backward(yd, g.contiguous(), gx);
     return std::vector<Tensor>{gx};
   });

@@ -92,7 +92,7 @@ std::vector<Tensor> Optimizer::import_slot(const OptimizerState& state, const st
     if (like_param)
       CAGE_CHECK(t.shape() == params[i].shape() && t.dtype() == params[i].dtype(), "optimizer state '", name, "': ",
                  describe(t), " does not match parameter ", i, " ", describe(params[i]));
-    out[i] = t.detach().clone();
+    out[i] = like_param ? t.detach().clone().to(params[i].device()) : t.detach().clone();
   }
   return out;
 }
@@ -131,9 +131,9 @@ OptimizerState AdamW::export_state() const {
   for (size_t i = 0; i < params.size(); ++i) {
     if (!exp_avg_[i].defined()) continue;
     std::string k = std::to_string(i);
-    s.tensors.emplace_back("exp_avg." + k, exp_avg_[i].clone());
-    s.tensors.emplace_back("exp_avg_sq." + k, exp_avg_sq_[i].clone());
-    if (options_.amsgrad) s.tensors.emplace_back("max_exp_avg_sq." + k, max_exp_avg_sq_[i].clone());
+    s.tensors.emplace_back("exp_avg." + k, exp_avg_[i].clone().to(Device::cpu));
+    s.tensors.emplace_back("exp_avg_sq." + k, exp_avg_sq_[i].clone().to(Device::cpu));
+    if (options_.amsgrad) s.tensors.emplace_back("max_exp_avg_sq." + k, max_exp_avg_sq_[i].clone().to(Device::cpu));
     s.tensors.emplace_back("step." + k, step_tensor(steps_[i]));
   }
   return s;
@@ -194,7 +194,7 @@ OptimizerState SGD::export_state() const {
   s.step = step_count_;
   for (size_t i = 0; i < params.size(); ++i)
     if (momentum_buffer_[i].defined())
-      s.tensors.emplace_back("momentum_buffer." + std::to_string(i), momentum_buffer_[i].clone());
+      s.tensors.emplace_back("momentum_buffer." + std::to_string(i), momentum_buffer_[i].clone().to(Device::cpu));
   return s;
 }
 

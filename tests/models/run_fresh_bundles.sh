@@ -21,16 +21,23 @@ written=$(find "$dir" -maxdepth 1 -name '*.safetensors' | wc -l)
 
 log="$dir/test.log"
 status=0
-CAGE_REFERENCE_DIR="$dir" "$binary" --gtest_filter='MaxVitReference.*' >"$log" 2>&1 || status=$?
+CAGE_REFERENCE_DIR="$dir" "$binary" --gtest_filter='MaxVitReference.*:Devices/MaxVitBundles.*' >"$log" 2>&1 || status=$?
 cat "$log"
 if [ "$status" -ne 0 ]; then
   echo "run_fresh_bundles: the reference test failed (exit $status)" >&2
   exit 1
 fi
-# "[reference] <bundle> <output> ..." lines: one distinct bundle name per checked bundle.
-checked=$({ grep '^\[reference\]' "$log" || true; } | awk '{print $2}' | sort -u | wc -l)
-echo "run_fresh_bundles: $written bundles written, $checked checked"
+# "[reference <device>] <bundle> <output> ..." lines: every written bundle checked on every device.
+checked=$({ grep '^\[reference cpu\]' "$log" || true; } | awk '{print $3}' | sort -u | wc -l)
+checked_emu=$({ grep '^\[reference emu\]' "$log" || true; } | awk '{print $3}' | sort -u | wc -l)
+echo "run_fresh_bundles: $written bundles written, $checked checked on cpu, $checked_emu on emu"
 if [ "$checked" -lt 2 ] || [ "$checked" -lt "$written" ]; then
   echo "run_fresh_bundles: expected every written bundle (and at least 2) to be checked" >&2
   exit 1
+fi
+if "$binary" --gtest_list_tests | grep -q '/emu  '; then
+  if [ "$checked_emu" -lt "$written" ]; then
+    echo "run_fresh_bundles: expected every written bundle to be checked on emu too" >&2
+    exit 1
+  fi
 fi

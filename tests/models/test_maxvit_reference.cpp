@@ -1,6 +1,7 @@
 // The native MaxViT against the torchvision goldens: every bundle of the reference directory is discovered
 // from its metadata and checked (forward intermediates, one training step, splitmix-generated maxvit_t).
-// Each checked bundle prints its name and its max abs / rel errors.
+// Each checked bundle prints its device, its name and its max abs / rel errors. The bundle tests run on every device
+// (support/devices.h): the model and inputs are moved there, results come back to the CPU for the comparison.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include "models/maxvit.h"
 #include "models/reference_bundles.h"
 #include "nn/functional.h"
+#include "support/devices.h"
 #include "support/splitmix.h"
 #include "train/optim.h"
 
@@ -33,8 +35,8 @@ double max_abs(const Tensor& t) {
                                         const Tensor& ref, double rel_to_max) {
   double atol = rel_to_max * std::max(1.0, max_abs(ref));
   Compare c = compare(ours, ref, atol, 0);
-  std::printf("[reference] %-38s %-34s max abs %.3g  max rel %.3g  (atol %.1g)\n", bundle.c_str(), name.c_str(),
-              c.max_abs, c.max_rel, atol);
+  std::printf("[reference %s] %-38s %-34s max abs %.3g  max rel %.3g  (atol %.1g)\n",
+              device_name(current_test_device()), bundle.c_str(), name.c_str(), c.max_abs, c.max_rel, atol);
   return allclose(ours, ref, atol, 0);
 }
 
@@ -49,16 +51,19 @@ TEST(MaxVitReference, BundlesExist) {
   ASSERT_GT(n, 0u) << "no reference bundles in " << reference_dir();
 }
 
-TEST(MaxVitReference, ForwardBundles) {
+class MaxVitBundles : public DeviceTest {};
+
+TEST_P(MaxVitBundles, Forward) {
   auto bundles = bundles_of_kind("forward");
   if (bundles.empty()) GTEST_SKIP() << "no forward bundles in " << reference_dir();
   for (auto& b : bundles) {
     models::MaxVit model(models::MaxVitConfig::from_json(b.file.meta("config")));
     model.load_state_dict(load_checkpoint(b));
+    model.to(device());
     model.eval();
     std::map<std::string, Tensor> seen;
     NoGradGuard no_grad;
-    model.forward(nchw_to_nhwc(b.file.get(b.file.meta("input"))),
+    model.forward(nchw_to_nhwc(b.file.get(b.file.meta("input"))).to(device()),
                   [&](const std::string& name, const Tensor& t) { seen[name] = t; });
     std::string outputs = b.file.meta("outputs");
     size_t start = 0, checked = 0;
@@ -75,7 +80,7 @@ TEST(MaxVitReference, ForwardBundles) {
   }
 }
 
-TEST(MaxVitReference, SplitmixBundles) {
+TEST_P(MaxVitBundles, Splitmix) {
   auto bundles = bundles_of_kind("splitmix_forward");
   if (bundles.empty()) GTEST_SKIP() << "no splitmix bundles in " << reference_dir();
   for (auto& b : bundles) {
@@ -98,10 +103,11 @@ TEST(MaxVitReference, SplitmixBundles) {
     Tensor input = Tensor::empty(ref_input.shape());
     for (int64_t i = 0; i < input.numel(); ++i) input.data<float>()[i] = static_cast<float>(2.0 * rng.uniform() - 1.0);
     ASSERT_TRUE(allclose(input, ref_input, 0, 0)) << "generated input differs from the stored one";
+    model.to(device());
 
     std::map<std::string, Tensor> seen;
     NoGradGuard no_grad;
-    Tensor logits = model.forward(nchw_to_nhwc(input), [&](const std::string& name, const Tensor& t) { seen[name] = t; });
+    Tensor logits = model.forward(nchw_to_nhwc(input).to(device()), [&](const std::string& name, const Tensor& t) { seen[name] = t; });
     EXPECT_TRUE(check_output(b.name, "logits", logits, b.file.get("logits"), 1e-5));
     EXPECT_TRUE(check_output(b.name, "pre_logits", seen["pre_logits"], b.file.get("pre_logits"), 1e-5));
     EXPECT_TRUE(check_output(b.name, "stem_img0", nhwc_to_nchw(seen["stem"]).slice(0, 0, 1), b.file.get("stem_img0"), 1e-5));
@@ -116,16 +122,17 @@ TEST(MaxVitReference, SplitmixBundles) {
 Tensor bundle_loss(const Bundle& b, const nlohmann::json& ts, const Tensor& logits) {
   const std::string kind = ts.at("loss").get<std::string>();
   const int64_t K = ts.at("num_classes").get<int64_t>();
-  const Tensor& labels = b.file.get(ts.at("labels").get<std::string>());
-  Tensor weights = ts.contains("class_weights") ? b.file.get(ts.at("class_weights").get<std::string>()) : Tensor();
+  const Device d = logits.device();
+  const Tensor labels = b.file.get(ts.at("labels").get<std::string>()).to(d);
+  Tensor weights = ts.contains("class_weights") ? b.file.get(ts.at("class_weights").get<std::string>()).to(d) : Tensor();
   Tensor ce = nn::cross_entropy(logits.slice(1, 0, K), labels, weights);
   if (kind == "discrete") return ce;
   CAGE_CHECK(kind == "combined", b.name, ": unknown loss '", kind, "'");
-  Tensor mse = nn::mse_loss(logits.slice(1, K, K + 2), b.file.get(ts.at("va_targets").get<std::string>()));
+  Tensor mse = nn::mse_loss(logits.slice(1, K, K + 2), b.file.get(ts.at("va_targets").get<std::string>()).to(d));
   return nn::add(ce, nn::scale(mse, ts.at("alpha").get<double>()));
 }
 
-TEST(MaxVitReference, TrainStepBundles) {
+TEST_P(MaxVitBundles, TrainStep) {
   auto bundles = bundles_of_kind("train_step");
   if (bundles.empty()) GTEST_SKIP() << "no train_step bundles in " << reference_dir();
   for (auto& b : bundles) {
@@ -135,8 +142,9 @@ TEST(MaxVitReference, TrainStepBundles) {
     auto checkpoint = load_checkpoint(b);
     models::MaxVit model(cfg);
     model.load_state_dict(checkpoint);
+    model.to(device());
     model.train();
-    Tensor input = nchw_to_nhwc(b.file.get(ts.at("inputs").get<std::string>()));
+    Tensor input = nchw_to_nhwc(b.file.get(ts.at("inputs").get<std::string>())).to(device());
     Tensor logits = model.forward(input);
     Tensor loss = bundle_loss(b, ts, logits);
     EXPECT_TRUE(check_output(b.name, "logits", logits, b.file.get("logits"), 1e-5));
@@ -159,7 +167,8 @@ TEST(MaxVitReference, TrainStepBundles) {
       EXPECT_TRUE(allclose(g, ref, 1e-6 + 2e-4 * scale_ref, 0)) << b.name << " gradient of " << e.key;
       ++grads;
     }
-    std::printf("[reference] %-38s %-34s %lld tensors, worst max abs / max |ref| %.3g\n", b.name.c_str(), "gradients",
+    std::printf("[reference %s] %-38s %-34s %lld tensors, worst max abs / max |ref| %.3g\n", device_name(device()),
+                b.name.c_str(), "gradients",
                 (long long)grads, worst_grad);
 
     ASSERT_EQ(ts.value("optimizer", ""), "adamw");
@@ -197,8 +206,8 @@ TEST(MaxVitReference, TrainStepBundles) {
         EXPECT_TRUE(allclose(value, ref, 5e-6, 0)) << b.name << " " << key;
       }
     }
-    std::printf("[reference] %-38s %-34s params max abs %.3g (non-noise entries), running stats max abs %.3g\n",
-                b.name.c_str(), "after one AdamW step", worst_param, worst_stat);
+    std::printf("[reference %s] %-38s %-34s params max abs %.3g (non-noise entries), running stats max abs %.3g\n",
+                device_name(device()), b.name.c_str(), "after one AdamW step", worst_param, worst_stat);
 
     // The old torchvision BatchNorm momentum (0.99 in PyTorch's convention), when the bundle stores its stats.
     bool has_099 = false;
@@ -207,6 +216,7 @@ TEST(MaxVitReference, TrainStepBundles) {
       cfg.bn_momentum = 0.99;
       models::MaxVit old_model(cfg);
       old_model.load_state_dict(checkpoint);
+      old_model.to(device());
       old_model.train();
       {
         NoGradGuard no_grad;
@@ -220,10 +230,13 @@ TEST(MaxVitReference, TrainStepBundles) {
         worst = std::max(worst, c.max_abs);
         EXPECT_TRUE(allclose(value, b.file.get(k), 5e-5, 0)) << b.name << " " << k;
       }
-      std::printf("[reference] %-38s %-34s max abs %.3g\n", b.name.c_str(), "running stats, momentum 0.99", worst);
+      std::printf("[reference %s] %-38s %-34s max abs %.3g\n", device_name(device()), b.name.c_str(),
+                  "running stats, momentum 0.99", worst);
     }
   }
 }
+
+CAGE_INSTANTIATE_DEVICE_SUITE(MaxVitBundles);
 
 }  // namespace
 }  // namespace cage::test

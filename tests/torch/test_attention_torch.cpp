@@ -12,8 +12,10 @@
 namespace cage::test {
 namespace {
 
-TEST(TorchAttention, MatchesTorchvision) {
-  auto cases = load_reference_cases("relpos_attention", 6);
+class TorchAttention : public DeviceTest {};
+
+TEST_P(TorchAttention, MatchesTorchvision) {
+  auto cases = device_cases("relpos_attention", 6);
   for (const ReferenceCase& rc : cases) {
     {
       // f32: MaxViT-like logits (|S| up to ~5) through a polynomial exp and float accumulation over N = 49
@@ -32,12 +34,14 @@ TEST(TorchAttention, MatchesTorchvision) {
     }  // prints the case's errors
     if (rc.params.contains("torch_f32_max_abs")) {
       const auto& t = rc.params.at("torch_f32_max_abs");
-      std::printf("[torch] %-44s  torch's own f32: out %.2e  grad.qkv %.2e  grad.bias_table %.2e\n",
-                  rc.name.c_str(), t.at("out").get<double>(), t.at("grad.qkv").get<double>(),
+      std::printf("[torch %s] %-44s  torch's own f32: out %.2e  grad.qkv %.2e  grad.bias_table %.2e\n",
+                  device_name(device()), rc.name.c_str(), t.at("out").get<double>(), t.at("grad.qkv").get<double>(),
                   t.at("grad.bias_table").get<double>());
     }
   }
 }
+
+CAGE_INSTANTIATE_DEVICE_SUITE(TorchAttention);
 
 }  // namespace
 }  // namespace cage::test

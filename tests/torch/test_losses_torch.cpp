@@ -16,10 +16,12 @@
 namespace cage::test {
 namespace {
 
+class TorchLosses : public DeviceTest {};
+
 const Tolerance kF32{1e-9, 5e-7};
 
-TEST(TorchLosses, CrossEntropy) {
-  for (auto& c : load_reference_cases("cross_entropy", 16)) {
+TEST_P(TorchLosses, CrossEntropy) {
+  for (auto& c : device_cases("cross_entropy", 16)) {
     TorchCase t(c, kF32, {1e-13, 1e-12});
     Tensor w = t.has("weight") ? t.input("weight") : Tensor();
     t.run(nn::cross_entropy(t.leaf("logits"), t.input("labels"), w));
@@ -27,8 +29,8 @@ TEST(TorchLosses, CrossEntropy) {
 }
 
 // The same cases through a non-contiguous (transposed) view of the logits.
-TEST(TorchLosses, CrossEntropyStridedLogits) {
-  for (auto& c : load_reference_cases("cross_entropy", 16)) {
+TEST_P(TorchLosses, CrossEntropyStridedLogits) {
+  for (auto& c : device_cases("cross_entropy", 16)) {
     TorchCase t(c, kF32, {1e-13, 1e-12});
     Tensor kn = t.input("logits").transpose(0, 1).contiguous();  // (K, N) storage
     kn.set_requires_grad(true);
@@ -42,22 +44,22 @@ TEST(TorchLosses, CrossEntropyStridedLogits) {
   }
 }
 
-TEST(TorchLosses, MseLoss) {
-  for (auto& c : load_reference_cases("mse_loss", 10)) {
+TEST_P(TorchLosses, MseLoss) {
+  for (auto& c : device_cases("mse_loss", 10)) {
     TorchCase t(c, kF32, {1e-14, 1e-12});
     t.run(nn::mse_loss(t.leaf("pred"), t.leaf("target")));
   }
 }
 
-TEST(TorchLosses, CccLoss) {
-  for (auto& c : load_reference_cases("ccc_loss", 12)) {
+TEST_P(TorchLosses, CccLoss) {
+  for (auto& c : device_cases("ccc_loss", 12)) {
     TorchCase t(c, kF32, {1e-13, 1e-11});
     t.run(nn::ccc_loss(t.leaf("pred"), t.leaf("target")));
   }
 }
 
-TEST(TorchLosses, BceWithLogits) {
-  for (auto& c : load_reference_cases("bce_with_logits", 10)) {
+TEST_P(TorchLosses, BceWithLogits) {
+  for (auto& c : device_cases("bce_with_logits", 10)) {
     TorchCase t(c, kF32, {1e-14, 1e-12});
     Tensor pw = t.has("pos_weight") ? t.input("pos_weight") : Tensor();
     ASSERT_EQ(pw.defined(), t.params()["pos_weight"].get<bool>()) << c.name;
@@ -67,23 +69,26 @@ TEST(TorchLosses, BceWithLogits) {
 
 // The combined CAGE loss of the golden train step, from its stored logits: CE_w(logits[:, :8], labels) and
 // MSE(logits[:, 8:10], va_targets), both on strided column slices.
-TEST(TorchLosses, GoldenTrainStepLossTerms) {
+TEST_P(TorchLosses, GoldenTrainStepLossTerms) {
   auto cases = load_reference_cases("adamw_golden", 1);
   const TensorFile& f = cases[0].file;
-  const Tensor& logits = f.get("logits");  // (4, 10)
+  const Device dev = device();
+  const Tensor logits = f.get("logits").to(dev);  // (4, 10)
   int64_t k = cases[0].params["num_classes"].get<int64_t>();
   double alpha = cases[0].params["alpha"].get<double>();
-  Tensor ce = nn::cross_entropy(logits.slice(1, 0, k), f.get("labels"), f.get("class_weights"));
-  Tensor mse = nn::mse_loss(logits.slice(1, k, logits.size(1)), f.get("va_targets"));
+  Tensor ce = nn::cross_entropy(logits.slice(1, 0, k), f.get("labels").to(dev), f.get("class_weights").to(dev));
+  Tensor mse = nn::mse_loss(logits.slice(1, k, logits.size(1)), f.get("va_targets").to(dev));
   Tensor loss = nn::add(ce, nn::scale(mse, alpha));
   std::vector<std::pair<std::string, Tensor>> terms{{"loss_ce", ce}, {"loss_va_mse", mse}, {"loss", loss}};
   for (const auto& [name, value] : terms) {
     const Tensor& ref = f.get(name);
-    EXPECT_TRUE(allclose(value, ref, 1e-7, 1.2e-7)) << name;  // about one ulp
-    std::printf("[torch] %-44s  %s %.2e\n", ("adamw_golden/" + name).c_str(), name.c_str(),
+    EXPECT_TRUE(allclose(value.to(Device::cpu), ref, 1e-7, 1.2e-7)) << name;  // about one ulp
+    std::printf("[torch %s] %-44s  %s %.2e\n", device_name(dev), ("adamw_golden/" + name).c_str(), name.c_str(),
                 std::fabs(value.item() - ref.item()));
   }
 }
+
+CAGE_INSTANTIATE_DEVICE_SUITE(TorchLosses);
 
 }  // namespace
 }  // namespace cage::test

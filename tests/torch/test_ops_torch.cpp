@@ -11,11 +11,13 @@
 namespace cage::test {
 namespace {
 
+class TorchOps : public DeviceTest {};
+
 using BinaryFn = Tensor (*)(const Tensor&, const Tensor&);
 using UnaryFn = Tensor (*)(const Tensor&);
 
 void run_binary(const char* op, BinaryFn f) {
-  for (auto& c : load_reference_cases(op)) {
+  for (auto& c : device_cases(op)) {
     TorchCase t(c, {2e-6, 1e-6}, {1e-13, 1e-13});
     Tensor a = t.leaf("a"), b = t.leaf("b");
     t.run(f(a, b));
@@ -23,52 +25,52 @@ void run_binary(const char* op, BinaryFn f) {
 }
 
 void run_unary(const char* op, UnaryFn f) {
-  for (auto& c : load_reference_cases(op)) {
+  for (auto& c : device_cases(op)) {
     TorchCase t(c, {2e-6, 1e-5}, {1e-13, 1e-12});
     t.run(f(t.leaf("x")));
   }
 }
 
-TEST(TorchOps, Add) { run_binary("add", nn::add); }
-TEST(TorchOps, Sub) { run_binary("sub", nn::sub); }
-TEST(TorchOps, Mul) { run_binary("mul", nn::mul); }
-TEST(TorchOps, Gelu) { run_unary("gelu", nn::gelu); }
-TEST(TorchOps, Silu) { run_unary("silu", nn::silu); }
-TEST(TorchOps, Sigmoid) { run_unary("sigmoid", nn::sigmoid); }
-TEST(TorchOps, Tanh) { run_unary("tanh", nn::tanh); }
-TEST(TorchOps, Relu) { run_unary("relu", nn::relu); }
+TEST_P(TorchOps, Add) { run_binary("add", nn::add); }
+TEST_P(TorchOps, Sub) { run_binary("sub", nn::sub); }
+TEST_P(TorchOps, Mul) { run_binary("mul", nn::mul); }
+TEST_P(TorchOps, Gelu) { run_unary("gelu", nn::gelu); }
+TEST_P(TorchOps, Silu) { run_unary("silu", nn::silu); }
+TEST_P(TorchOps, Sigmoid) { run_unary("sigmoid", nn::sigmoid); }
+TEST_P(TorchOps, Tanh) { run_unary("tanh", nn::tanh); }
+TEST_P(TorchOps, Relu) { run_unary("relu", nn::relu); }
 
-TEST(TorchOps, Sum) {
-  for (auto& c : load_reference_cases("sum")) {
+TEST_P(TorchOps, Sum) {
+  for (auto& c : device_cases("sum")) {
     TorchCase t(c, {1e-4, 1e-5}, {1e-12, 1e-12});
     t.run(nn::sum(t.leaf("x")));
   }
 }
 
-TEST(TorchOps, Mean) {
-  for (auto& c : load_reference_cases("mean")) {
+TEST_P(TorchOps, Mean) {
+  for (auto& c : device_cases("mean")) {
     TorchCase t(c, {1e-6, 1e-5}, {1e-14, 1e-12});
     t.run(nn::mean(t.leaf("x")));
   }
 }
 
-TEST(TorchOps, Softmax) {
-  for (auto& c : load_reference_cases("softmax")) {
+TEST_P(TorchOps, Softmax) {
+  for (auto& c : device_cases("softmax")) {
     TorchCase t(c, {2e-6, 1e-5}, {1e-14, 1e-12});
     t.run(nn::softmax(t.leaf("x")));
   }
 }
 
-TEST(TorchOps, Matmul) {
-  for (auto& c : load_reference_cases("matmul")) {
+TEST_P(TorchOps, Matmul) {
+  for (auto& c : device_cases("matmul")) {
     TorchCase t(c, {2e-5, 1e-5}, {1e-12, 1e-12});
     Tensor a = t.leaf("a"), b = t.leaf("b");
     t.run(nn::matmul(a, b));
   }
 }
 
-TEST(TorchOps, Linear) {
-  for (auto& c : load_reference_cases("linear")) {
+TEST_P(TorchOps, Linear) {
+  for (auto& c : device_cases("linear")) {
     TorchCase t(c, {2e-5, 1e-5}, {1e-12, 1e-12});
     Tensor x = t.leaf("x"), w = t.leaf("w");
     Tensor b = t.params().at("bias").get<bool>() ? t.leaf("b") : Tensor();
@@ -76,8 +78,8 @@ TEST(TorchOps, Linear) {
   }
 }
 
-TEST(TorchOps, Concat) {
-  for (auto& c : load_reference_cases("concat")) {
+TEST_P(TorchOps, Concat) {
+  for (auto& c : device_cases("concat")) {
     // Pure data movement: exact.
     TorchCase t(c, {0, 0}, {0, 0});
     std::vector<Tensor> xs;
@@ -119,14 +121,16 @@ Tensor run_view_case(TorchCase& t, const std::string& kind) {
   return Tensor();
 }
 
-TEST(TorchOps, Views) {
-  for (auto& c : load_reference_cases("views")) {
+TEST_P(TorchOps, Views) {
+  for (auto& c : device_cases("views")) {
     TorchCase t(c, {1e-5, 1e-5}, {1e-12, 1e-10});
     Tensor out = run_view_case(t, c.params.at("kind").get<std::string>());
     if (!out.defined()) continue;
     t.run(out);
   }
 }
+
+CAGE_INSTANTIATE_DEVICE_SUITE(TorchOps);
 
 }  // namespace
 }  // namespace cage::test

@@ -8,8 +8,10 @@
 namespace cage::test {
 namespace {
 
-TEST(TorchOps, Conv2d) {
-  for (auto& c : load_reference_cases("conv2d")) {
+class TorchConvOps : public DeviceTest {};
+
+TEST_P(TorchConvOps, Conv2d) {
+  for (auto& c : device_cases("conv2d")) {
     // The weight gradient sums over N*OH*OW positions: the widest reduction of the op.
     TorchCase t(c, {3e-5, 1e-5}, {1e-12, 1e-10});
     const auto& p = t.params();
@@ -23,8 +25,8 @@ TEST(TorchOps, Conv2d) {
   }
 }
 
-TEST(TorchOps, AvgPool2d) {
-  for (auto& c : load_reference_cases("avg_pool2d")) {
+TEST_P(TorchConvOps, AvgPool2d) {
+  for (auto& c : device_cases("avg_pool2d")) {
     TorchCase t(c, {1e-6, 1e-5}, {1e-14, 1e-12});
     const auto& p = t.params();
     t.run(nn::avg_pool2d(t.leaf("x"), p.at("kernel").get<int64_t>(), p.at("stride").get<int64_t>(),
@@ -32,12 +34,14 @@ TEST(TorchOps, AvgPool2d) {
   }
 }
 
-TEST(TorchOps, GlobalAvgPool) {
-  for (auto& c : load_reference_cases("global_avg_pool")) {
+TEST_P(TorchConvOps, GlobalAvgPool) {
+  for (auto& c : device_cases("global_avg_pool")) {
     TorchCase t(c, {2e-6, 1e-5}, {1e-14, 1e-12});
     t.run(nn::global_avg_pool(t.leaf("x")));
   }
 }
+
+CAGE_INSTANTIATE_DEVICE_SUITE(TorchConvOps);
 
 }  // namespace
 }  // namespace cage::test

@@ -8,8 +8,10 @@
 namespace cage::test {
 namespace {
 
-TEST(TorchOps, BatchNorm2d) {
-  for (auto& c : load_reference_cases("batch_norm2d")) {
+class TorchNormOps : public DeviceTest {};
+
+TEST_P(TorchNormOps, BatchNorm2d) {
+  for (auto& c : device_cases("batch_norm2d")) {
     // The input gradient in training mode subtracts two means over N*H*W from gout: cancellation.
     TorchCase t(c, {5e-6, 1e-5}, {1e-12, 1e-10});
     const auto& p = t.params();
@@ -21,20 +23,22 @@ TEST(TorchOps, BatchNorm2d) {
     t.check("out.running_var", rv, {1e-6, 1e-5});
     if (!training) {
       // Eval mode must leave the running statistics untouched: exact.
-      EXPECT_TRUE(allclose(rm, t.stored("in.running_mean"), 0, 0)) << c.name;
-      EXPECT_TRUE(allclose(rv, t.stored("in.running_var"), 0, 0)) << c.name;
+      EXPECT_TRUE(allclose(rm.to(Device::cpu), t.stored("in.running_mean"), 0, 0)) << c.name;
+      EXPECT_TRUE(allclose(rv.to(Device::cpu), t.stored("in.running_var"), 0, 0)) << c.name;
     }
     t.run(out);
   }
 }
 
-TEST(TorchOps, LayerNorm) {
-  for (auto& c : load_reference_cases("layer_norm")) {
+TEST_P(TorchNormOps, LayerNorm) {
+  for (auto& c : device_cases("layer_norm")) {
     TorchCase t(c, {5e-6, 1e-5}, {1e-12, 1e-10});
     Tensor x = t.leaf("x"), w = t.leaf("weight"), b = t.leaf("bias");
     t.run(nn::layer_norm(x, w, b, t.params().at("eps").get<double>()));
   }
 }
+
+CAGE_INSTANTIATE_DEVICE_SUITE(TorchNormOps);
 
 }  // namespace
 }  // namespace cage::test

@@ -14,6 +14,7 @@
 
 #include "core/safetensors.h"
 #include "support/reference.h"
+#include "torch_case.h"
 #include "support/test_support.h"
 #include "train/optim.h"
 #include "train/schedule.h"
@@ -55,17 +56,18 @@ struct Tol {
 };
 Tol tol_for(DType dt) { return dt == DType::f32 ? Tol{1e-7, 1.2e-7} : Tol{1e-15, 1e-15}; }
 
+// Parameters on the current test device (support/devices.h), leaves there.
 std::vector<Tensor> fresh_leaves(const TensorFile& f, const std::string& prefix, int64_t n) {
   std::vector<Tensor> ps;
   for (int64_t i = 0; i < n; ++i) {
-    Tensor t = f.get(prefix + std::to_string(i)).clone();
+    Tensor t = f.get(prefix + std::to_string(i)).clone().to(current_test_device());
     t.set_requires_grad(true);
     ps.push_back(t);
   }
   return ps;
 }
 
-void set_grad(const Tensor& p, const Tensor& g) { p.impl()->grad = g.clone(); }
+void set_grad(const Tensor& p, const Tensor& g) { p.impl()->grad = g.clone().to(p.device()); }
 
 // Runs steps [first, last) of the case on `opt` and compares every parameter after every step.
 double run_steps(const ReferenceCase& c, train::Optimizer& opt, int64_t first, int64_t last) {
@@ -79,30 +81,33 @@ double run_steps(const ReferenceCase& c, train::Optimizer& opt, int64_t first, i
     for (size_t i = 0; i < opt.params.size(); ++i) {
       const Tensor& ref = f.get(slot("after", step, i));
       Tol t = tol_for(ref.dtype());
-      EXPECT_TRUE(allclose(opt.params[i], ref, t.atol, t.rtol)) << c.name << " step " << step << " param " << i;
-      worst = std::max(worst, compare(opt.params[i], ref, t.atol, t.rtol).max_abs);
+      const Tensor got = opt.params[i].to(Device::cpu);
+      EXPECT_TRUE(allclose(got, ref, t.atol, t.rtol)) << c.name << " step " << step << " param " << i;
+      worst = std::max(worst, compare(got, ref, t.atol, t.rtol).max_abs);
     }
   }
   return worst;
 }
 
 void run_optimizer_cases(const char* op, MakeOptimizer make) {
-  for (auto& c : load_reference_cases(op, 8)) {
+  for (auto& c : device_cases(op, 8)) {
     int64_t n = c.params["num_params"], steps = c.params["steps"];
     OptimizerPtr opt = make(fresh_leaves(c.file, "in.", n), c.params);
     double worst = run_steps(c, *opt, 0, steps);
     EXPECT_EQ(opt->step_count(), steps);
-    std::printf("[torch] %-44s  after.* (%lld steps) %.2e\n", c.name.c_str(), static_cast<long long>(steps), worst);
+    std::printf("[torch %s] %-44s  after.* (%lld steps) %.2e\n", device_name(current_test_device()), c.name.c_str(),
+                static_cast<long long>(steps), worst);
   }
 }
 
-TEST(TorchOptim, AdamW) { run_optimizer_cases("adamw", make_adamw); }
-TEST(TorchOptim, SGD) { run_optimizer_cases("sgd", make_sgd); }
+class TorchOptim : public DeviceTest {};
+TEST_P(TorchOptim, AdamW) { run_optimizer_cases("adamw", make_adamw); }
+TEST_P(TorchOptim, SGD) { run_optimizer_cases("sgd", make_sgd); }
 
 // Two steps, export, write and read the state as safetensors, import into a new optimizer over copies of the
 // parameters, and finish the run: the result must match torch's uninterrupted run.
 void run_resume_cases(const char* op, MakeOptimizer make) {
-  for (auto& c : load_reference_cases(op, 8)) {
+  for (auto& c : device_cases(op, 8)) {
     int64_t n = c.params["num_params"], steps = c.params["steps"];
     OptimizerPtr a = make(fresh_leaves(c.file, "in.", n), c.params);
     run_steps(c, *a, 0, 2);
@@ -129,23 +134,24 @@ void run_resume_cases(const char* op, MakeOptimizer make) {
     b->import_state(back);
     EXPECT_EQ(b->step_count(), 2);
     double worst = run_steps(c, *b, 2, steps);
-    std::printf("[torch] %-44s  resumed after step 2: after.* %.2e\n", c.name.c_str(), worst);
+    std::printf("[torch %s] %-44s  resumed after step 2: after.* %.2e\n", device_name(current_test_device()),
+                c.name.c_str(), worst);
   }
 }
 
-TEST(TorchOptim, AdamWResumeFromExportedState) { run_resume_cases("adamw", make_adamw); }
-TEST(TorchOptim, SGDResumeFromExportedState) { run_resume_cases("sgd", make_sgd); }
+TEST_P(TorchOptim, AdamWResumeFromExportedState) { run_resume_cases("adamw", make_adamw); }
+TEST_P(TorchOptim, SGDResumeFromExportedState) { run_resume_cases("sgd", make_sgd); }
 
 // The golden MaxViT train step: AdamW on the stored gradients of all 218 parameters, one fused step, from the
 // parameters of maxvit_small.pth (read by torch.load into the fixture).
-TEST(TorchOptim, GoldenTrainStepAdamW) {
+TEST_P(TorchOptim, GoldenTrainStepAdamW) {
   auto cases = load_reference_cases("adamw_golden", 1);
   const ReferenceCase& c = cases[0];
   std::vector<std::string> keys = c.params["keys"];
   ASSERT_EQ(keys.size(), 218u);
   std::vector<Tensor> ps;
   for (const std::string& k : keys) {
-    Tensor t = c.file.get("before." + k).clone();
+    Tensor t = c.file.get("before." + k).clone().to(device());
     t.set_requires_grad(true);
     set_grad(t, c.file.get("grad." + k));
     ps.push_back(t);
@@ -157,13 +163,17 @@ TEST(TorchOptim, GoldenTrainStepAdamW) {
   int64_t elements = 0;
   for (size_t i = 0; i < keys.size(); ++i) {
     const Tensor& ref = c.file.get("after." + keys[i]);
-    EXPECT_TRUE(allclose(opt.params[i], ref, 1e-7, 0)) << keys[i];
-    worst = std::max(worst, compare(opt.params[i], ref, 1e-7, 0).max_abs);
+    const Tensor got = opt.params[i].to(Device::cpu);
+    EXPECT_TRUE(allclose(got, ref, 1e-7, 0)) << keys[i];
+    worst = std::max(worst, compare(got, ref, 1e-7, 0).max_abs);
     elements += ref.numel();
   }
-  std::printf("[torch] %-44s  after.* (%zu tensors, %lld elements) %.2e\n", c.name.c_str(), keys.size(),
+  std::printf("[torch %s] %-44s  after.* (%zu tensors, %lld elements) %.2e\n", device_name(device()), c.name.c_str(),
+              keys.size(),
               static_cast<long long>(elements), worst);
 }
+
+CAGE_INSTANTIATE_DEVICE_SUITE(TorchOptim);
 
 TEST(TorchOptim, CosineSchedule) {
   for (auto& c : load_reference_cases("lr_schedule", 5)) {
