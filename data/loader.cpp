@@ -284,4 +284,9 @@ Batch Loader::make_batch() {
   return out;
 }
 
+void to_device(Batch& b, Device device) {
+  for (Tensor* t : {&b.images, &b.labels, &b.targets, &b.multi_label})
+    if (t->defined()) *t = t->to(device);
+}
+
 }  // namespace cage::data

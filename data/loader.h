@@ -53,6 +53,9 @@ struct Batch {
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
 };
 
+// Moves a batch's tensors to `device` (the loader always fills them on the CPU).
+void to_device(Batch& b, Device device);
+
 struct EpochStats {
   int64_t loaded = 0;      // samples delivered in batches (or in the dropped last partial batch)
   int64_t dropped_last = 0;  // samples of the final partial batch left out by drop_last

@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "data/open_dataset.h"
 #include "data/pipeline.h"
+#include "kernels/device.h"
 #include "models/checkpoint.h"
 #include "train/metrics.h"
 #include "train/report.h"
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
   app.add_option("--input-size", input_size, "image size (default: the checkpoint's config, else 224)");
   app.add_option("--workers", workers, "data loading threads")->capture_default_str();
   app.add_option("--threads", threads, "compute threads (default: CAGE_NUM_THREADS or all cores)");
+  std::string device = "cpu";
+  app.add_option("--device", device, "cpu | emu (the CUDA kernels on the CUDA emulator) | cuda | auto")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     if (threads > 0) set_num_threads(threads);
@@ -44,7 +48,10 @@ int main(int argc, char** argv) {
     if (input_size > 0) w.config.input_size = input_size;
     models::MaxVit model(w.config);
     model.load_state_dict(w.state);
+    const Device dev = kernels::select_device(device);
+    model.to(dev);
     model.eval();
+    if (dev != Device::cpu) std::fprintf(stderr, "device: %s\n", kernels::describe_device(dev).c_str());
     const bool fashion = data_spec.rfind("fashion-mnist", 0) == 0;
     auto ds = data::open_dataset(data_spec, seven, static_cast<int>(w.config.in_channels));
     if (pipeline_spec.empty())
@@ -92,7 +99,7 @@ int main(int argc, char** argv) {
     data::Batch b;
     int64_t done = 0;
     while (loader.next(b)) {
-      Tensor out = model.forward(b.images).contiguous();
+      Tensor out = model.forward(b.images.to(dev)).to(Device::cpu).contiguous();
       const float* o = out.data<float>();
       for (int64_t i = 0; i < b.size(); ++i) {
         const float* row = o + i * outputs;

@@ -39,6 +39,7 @@
 #include "data/opencv/video_source.h"
 #include "data/pipeline.h"
 #include "data/transforms_geometric.h"
+#include "kernels/device.h"
 #include "models/checkpoint.h"
 
 using namespace cage;
@@ -264,7 +265,8 @@ struct Inference {
       h = x.height, w = x.width, c = x.channels;
       batch.insert(batch.end(), x.values.begin(), x.values.end());
     }
-    Tensor out = model->forward(Tensor::from_vector(batch, {static_cast<int64_t>(boxes.size()), h, w, c})).contiguous();
+    Tensor in = Tensor::from_vector(batch, {static_cast<int64_t>(boxes.size()), h, w, c});
+    Tensor out = model->forward(in.to(model->device())).to(Device::cpu).contiguous();
     CAGE_CHECK(out.dim() == 2 && out.size(1) == head.outputs, "the model returned ", shape_str(out.shape()));
     const float* o = out.data<float>();
     const int64_t k = static_cast<int64_t>(head.classes.size());
@@ -302,7 +304,7 @@ std::vector<std::string> list_images(const std::string& folder) {
   return files;
 }
 
-int run_tensor_dump(const std::string& weights, const std::string& tensor_spec, const std::string& dump) {
+int run_tensor_dump(const std::string& weights, const std::string& tensor_spec, const std::string& dump, Device dev) {
   size_t colon = tensor_spec.rfind(':');
   CAGE_CHECK(colon != std::string::npos, "--tensor expects FILE.safetensors:KEY, got '", tensor_spec, "'");
   TensorFile f = load_safetensors(tensor_spec.substr(0, colon));
@@ -313,14 +315,17 @@ int run_tensor_dump(const std::string& weights, const std::string& tensor_spec, 
   w.config.input_size = x.size(2);
   models::MaxVit model(w.config);
   model.load_state_dict(w.state);
+  model.to(dev);
   model.eval();
   std::printf("model: %s\n", w.config.summary().c_str());
 
   std::vector<std::pair<std::string, Tensor>> outputs;
   NoGradGuard no_grad;
-  Tensor logits = model.forward(x.permute({0, 2, 3, 1}).contiguous(), [&](const std::string& name, const Tensor& t) {
+  Tensor logits = model.forward(x.permute({0, 2, 3, 1}).contiguous().to(dev), [&](const std::string& name,
+                                                                                   const Tensor& t) {
     if (name.find('.') != std::string::npos) return;  // stem, stageN, pooled, pre_logits; not per-layer outputs
-    outputs.emplace_back(name, t.dim() == 4 ? t.permute({0, 3, 1, 2}).contiguous() : t);
+    const Tensor h = t.to(Device::cpu);
+    outputs.emplace_back(name, h.dim() == 4 ? h.permute({0, 3, 1, 2}).contiguous() : h);
   });
   save_safetensors(dump, outputs, {{"weights", weights}, {"input", tensor_spec}, {"layout", "NCHW"}});
   std::printf("logits %s written to %s with %zu tensors\n", shape_str(logits.shape()).c_str(), dump.c_str(),
@@ -355,18 +360,18 @@ int main(int argc, char** argv) {
   app.add_option("--pipeline", pipeline_spec, "transform spec (default: the paper's eval transform at the input size)");
   app.add_option("--tensor", tensor_spec, "raw input FILE.safetensors:KEY, a (N, C, H, W) float tensor (needs --dump)");
   app.add_option("--dump", dump, "with --tensor: safetensors file for logits, stem and stage outputs (NCHW)");
-  app.add_option("--device", device, "cpu (emu and cuda arrive with the CUDA backend)")->capture_default_str();
+  app.add_option("--device", device, "cpu | emu (the CUDA kernels on the CUDA emulator) | cuda | auto")
+      ->capture_default_str();
   app.add_option("--threads", threads, "threads (default: CAGE_NUM_THREADS or all cores)");
   CLI11_PARSE(app, argc, argv);
   try {
     if (threads > 0) set_num_threads(threads);
-    Device dev = parse_device(device == "auto" ? "cpu" : device);
-    CAGE_CHECK(dev == Device::cpu, "device '", device,
-               "' is not available in this build (the CUDA backend is not built yet)");
+    const Device dev = kernels::select_device(device);
+    if (dev != Device::cpu) std::fprintf(stderr, "device: %s\n", kernels::describe_device(dev).c_str());
     if (!tensor_spec.empty()) {
       CAGE_CHECK(!dump.empty() && inputs.empty() && videos.empty() && camera < 0,
                  "--tensor runs alone and needs --dump (no images, --video or --camera)");
-      return run_tensor_dump(weights, tensor_spec, dump);
+      return run_tensor_dump(weights, tensor_spec, dump, dev);
     }
     CAGE_CHECK(dump.empty(), "--dump needs --tensor");
     CAGE_CHECK(!inputs.empty() || !videos.empty() || camera >= 0,
@@ -383,6 +388,7 @@ int main(int argc, char** argv) {
     inf.head = interpret_head(w.config.num_classes, classes);
     models::MaxVit model(w.config);
     model.load_state_dict(w.state);
+    model.to(dev);
     model.eval();
     inf.model = &model;
     if (pipeline_spec.empty()) {

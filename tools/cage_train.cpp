@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "data/open_dataset.h"
 #include "data/pipeline.h"
+#include "kernels/device.h"
 #include "models/maxvit_config.h"
 #include "train/trainer.h"
 
@@ -56,6 +57,9 @@ int main(int argc, char** argv) {
   app.add_option("--eval-pipeline", eval_spec, "held-out transform spec (default: the paper's)");
   app.add_option("--workers", c.workers, "data loading threads")->capture_default_str();
   app.add_option("--threads", threads, "compute threads (default: CAGE_NUM_THREADS or all cores)");
+  std::string device = "cpu";
+  app.add_option("--device", device, "cpu | emu (the CUDA kernels on the CUDA emulator) | cuda | auto")
+      ->capture_default_str();
   app.add_option("--run-dir", run_dir, "where the run is written (default runs/<mode>)");
   app.add_option("--resume", resume, "continue the run in this directory with its own configuration");
   CLI11_PARSE(app, argc, argv);
@@ -96,6 +100,8 @@ int main(int argc, char** argv) {
       c.eval_pipeline = !eval_spec.empty() ? eval_spec : fashion ? fashion_eval : data::kPaperEvalSpec;
       if (run_dir.empty()) run_dir = "runs/" + (fashion ? std::string("fashion-mnist") : c.mode);
     }
+    if (!resuming || app.count("--device")) c.device = kernels::select_device(device);
+    std::printf("device: %s\n", kernels::describe_device(c.device).c_str());
     const bool fashion = c.data.rfind("fashion-mnist", 0) == 0;
     auto dataset = data::open_dataset(c.data, c.num_classes == 7, static_cast<int>(c.model.in_channels));
     std::printf("data: %s (%lld samples)\n", dataset->name().c_str(), (long long)dataset->size());

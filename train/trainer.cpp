@@ -42,6 +42,7 @@ std::string TrainConfig::to_json() const {
                               {"workers", workers},
                               {"init", init},
                               {"data", data},
+                              {"device", device_name(device)},
                               {"model", nlohmann::ordered_json::parse(model.to_json())}};
   return j.dump(2);
 }
@@ -73,6 +74,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.workers = j.at("workers");
     c.init = j.at("init");
     c.data = j.at("data");
+    c.device = parse_device(j.value("device", std::string("cpu")));
     c.model = models::MaxVitConfig::from_json(j.at("model").dump());
   } catch (const nlohmann::json::exception& e) {
     fail("training config: ", e.what());
@@ -193,7 +195,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> train_
     if (config_.class_weights == "paper") w = paper_class_weights(config_.num_classes);
     else if (config_.class_weights == "inverse") w = inverse_frequency_weights(data::class_counts(*train_));
     else CAGE_CHECK(config_.class_weights == "none", "class weights '", config_.class_weights, "' (paper, inverse or none)");
-    if (!w.empty()) loss_.class_weights = Tensor::from_vector(w, {static_cast<int64_t>(w.size())});
+    if (!w.empty()) loss_.class_weights = Tensor::from_vector(w, {static_cast<int64_t>(w.size())}).to(config_.device);
   }
   if (loss_.protocol == Protocol::emotic) {
     std::vector<int64_t> positives(config_.num_classes, 0);
@@ -202,7 +204,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> train_
       for (int64_t c = 0; c < config_.num_classes && c < static_cast<int64_t>(m.size()); ++c) positives[c] += m[c] > 0.5f;
     }
     std::vector<float> pw = emotic_pos_weight(positives, train_->size());
-    loss_.pos_weight = Tensor::from_vector(pw, {static_cast<int64_t>(pw.size())});
+    loss_.pos_weight = Tensor::from_vector(pw, {static_cast<int64_t>(pw.size())}).to(config_.device);
   }
 
   train_pipeline_ = std::make_unique<data::Pipeline>(config_.train_pipeline);
@@ -216,6 +218,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> train_
       std::printf("init: re-initialised %s\n", line.c_str());
     std::printf("init: backbone from %s\n", config_.init.c_str());
   }
+  model_->to(config_.device);
   AdamWOptions o;
   o.lr = config_.lr;
   o.weight_decay = config_.weight_decay;
@@ -280,18 +283,19 @@ double Trainer::evaluate_holdout(double* loss_out) {
   loader.begin_epoch(0);
   data::Batch b;
   while (loader.next(b)) {
+    to_device(b, config_.device);
     Tensor logits = model_->forward(b.images);
     loss_sum += protocol_loss(loss_, logits, b).item() * b.size();
     n += b.size();
     if (b.labels.defined() && loss_.protocol != Protocol::emotic && loss_.protocol != Protocol::va) {
-      std::vector<int64_t> p = argmax_rows(logits.slice(1, 0, loss_.num_classes));
+      std::vector<int64_t> p = argmax_rows(logits.slice(1, 0, loss_.num_classes).to(Device::cpu));
       pred.insert(pred.end(), p.begin(), p.end());
       std::vector<int64_t> t = b.labels.to_vector<int64_t>();
       truth.insert(truth.end(), t.begin(), t.end());
     }
     if (loss_.protocol == Protocol::va || loss_.protocol == Protocol::combined) {
       int64_t off = loss_.protocol == Protocol::va ? 0 : loss_.num_classes;
-      Tensor l = logits.contiguous(), t = b.targets.contiguous();
+      Tensor l = logits.to(Device::cpu).contiguous(), t = b.targets.to(Device::cpu).contiguous();
       for (int64_t i = 0; i < b.size(); ++i) {
         pv.push_back(l.data<float>()[i * l.size(1) + off]);
         pa.push_back(l.data<float>()[i * l.size(1) + off + 1]);
@@ -343,6 +347,7 @@ TrainResult Trainer::run(int64_t max_steps) {
     double loss_sum = 0;
     int64_t loss_n = 0;
     while (loader.next(b)) {
+      to_device(b, config_.device);
       schedule.apply(*optimizer_, global_step_);
       Tensor loss = protocol_loss(loss_, model_->forward(b.images), b);
       optimizer_->zero_grad();

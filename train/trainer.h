@@ -37,6 +37,7 @@ struct TrainConfig {
   int workers = 2;
   std::string init;                   // a .pth / .safetensors to start from ("" = fresh initialisation)
   std::string data;                   // how the dataset was given (for the record)
+  Device device = Device::cpu;        // where the model, batches and optimizer state live (kernels/device.h)
   models::MaxVitConfig model;
 
   std::string to_json() const;
