@@ -77,6 +77,8 @@ Device select_device(const std::string& name) {
   return d;
 }
 
+void synchronize(Device d) { CAGE_GPU_DISPATCH(d, synchronize); }
+
 std::string describe_device(Device d) {
   switch (d) {
     case Device::cpu: return "cpu: " + std::to_string(num_threads()) + " threads";

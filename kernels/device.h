@@ -14,6 +14,7 @@ bool try_use_device(Device d, std::string* why = nullptr);
 // "cpu" | "emu" | "cuda" | "auto" as the binaries' --device takes it. "auto" is cuda when a GPU is usable, else cpu.
 // "cuda" without a usable GPU says so on stderr and continues on the CPU. Other names are an Error.
 Device select_device(const std::string& name);
-std::string describe_device(Device d);  // one line for logs: "cuda: NVIDIA ... (sm_90, ...)", "cpu: 2 threads"
+std::string describe_device(Device d);
+void synchronize(Device d);  // waits for the device's queued work (no-op on the CPU)  // one line for logs: "cuda: NVIDIA ... (sm_90, ...)", "cpu: 2 threads"
 
 }  // namespace cage::kernels

@@ -223,6 +223,8 @@ bool install(std::string& why) {
   return true;
 }
 
+void synchronize() { check_cuda(cudaDeviceSynchronize(), "synchronize"); }
+
 std::string device_description() {
   cudaDeviceProp p{};
   if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) return "unknown device";
