@@ -29,6 +29,34 @@ grep -q "skipped 2 samples" "$work/an_eval.log" || fail "cage_eval should report
   "$work/an_eval.json" || fail "metrics JSON lacks classification or valence/arousal"
 ls "$work/an_report"/*.png > /dev/null || fail "no pictures in the report"
 
+# The CUDA kernels end to end: the same run on the CUDA emulator (--device emu) follows the CPU run (the same seed,
+# data order and augmentation): one epoch's losses agree to float32 noise, and its weights evaluate alike on both.
+for dev in cpu emu; do
+  "$train" --data "$an" --mode combined --model-config "$tiny" --epochs 1 --batch 8 --lr 1e-3 --holdout 0.25 \
+    --train-pipeline "hflip(0.5) $pipe" --eval-pipeline "$pipe" --run-dir "$work/dev_$dev" --device "$dev" \
+    > "$work/dev_$dev.log" 2>&1 || { cat "$work/dev_$dev.log"; fail "cage_train --device $dev"; }
+  "$eval" --weights "$work/dev_emu/best.safetensors" --data "$an" --pipeline "$pipe" --device "$dev" \
+    --json "$work/dev_eval_$dev.json" > "$work/dev_eval_$dev.log" 2>&1 \
+    || { cat "$work/dev_eval_$dev.log"; fail "cage_eval --device $dev"; }
+done
+grep -q "^device: emu" "$work/dev_emu.log" || { cat "$work/dev_emu.log"; fail "cage_train --device emu did not run on emu"; }
+"$python" - "$work" <<'PY' || fail "the emu run does not follow the cpu run"
+import json, sys
+w = sys.argv[1]
+cpu = [json.loads(l) for l in open(f"{w}/dev_cpu/metrics.jsonl")]
+emu = [json.loads(l) for l in open(f"{w}/dev_emu/metrics.jsonl")]
+for key in ("train_loss", "holdout_loss"):
+    a, b = cpu[-1][key], emu[-1][key]
+    print(f"cpu vs emu {key}: {a:.7f} {b:.7f} (diff {abs(a - b):.2e})")
+    assert abs(a - b) <= 1e-4 * max(1.0, abs(a)), key
+ec, ee = (json.load(open(f"{w}/dev_eval_{d}.json")) for d in ("cpu", "emu"))
+assert ec["accuracy"] == ee["accuracy"], (ec["accuracy"], ee["accuracy"])
+for dim in ("valence", "arousal"):
+    a, b = ec[dim]["rmse"], ee[dim]["rmse"]
+    print(f"cage_eval cpu vs emu {dim} RMSE: {a:.7f} {b:.7f}")
+    assert abs(a - b) <= 1e-5 * max(1.0, abs(a)), dim
+PY
+
 # EMOTIC: 24 usable people, 1 missing image; multi-label + V/A/D.
 em="emotic:$work/data/emotic/emotic.csv,$work/data/emotic"
 "$train" --data "$em" --mode emotic --model-config "$tiny" --epochs 1 --batch 8 --lr 1e-3 --holdout 0 \
