@@ -44,11 +44,16 @@ __global__ void binary_strided_kernel(const float* a, const float* b, float* out
   const index_t step = index_t(gridDim.x) * blockDim.x;
   for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     index_t rem = i, oa = 0, ob = 0;
-    for (int d = v.dims - 1; d > 0; --d) {
-      const index_t q = rem / v.size[d], idx = rem - q * v.size[d];
-      oa += idx * v.stride_a[d];
-      ob += idx * v.stride_b[d];
-      rem = q;
+    // Unrolled over the maximum rank with constant indices: a loop over v.dims would index the parameter struct
+    // dynamically and make nvcc copy it to local memory (a 104-byte stack frame).
+#pragma unroll
+    for (int d = kBinaryMaxDims - 1; d > 0; --d) {
+      if (d < v.dims) {
+        const index_t q = rem / v.size[d], idx = rem - q * v.size[d];
+        oa += idx * v.stride_a[d];
+        ob += idx * v.stride_b[d];
+        rem = q;
+      }
     }
     oa += rem * v.stride_a[0];  // the outermost index needs no division
     ob += rem * v.stride_b[0];
