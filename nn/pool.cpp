@@ -12,7 +12,7 @@ Tensor avg_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
   kernels::avg_pool2d_forward(s, x, y);
   DType dt = x.dtype();
   return record(y, "avg_pool2d", {x}, [s, dt](const Tensor& g) {
-    Tensor gx = Tensor::empty({s.N, s.H, s.W, s.C}, dt);
+    Tensor gx = Tensor::empty({s.N, s.H, s.W, s.C}, dt, g.device());
     kernels::avg_pool2d_backward(s, g.contiguous(), gx);
     return std::vector<Tensor>{gx};
   });
@@ -26,7 +26,7 @@ Tensor global_avg_pool(const Tensor& x_in) {
   Shape shape = x.shape();
   DType dt = x.dtype();
   return record(y, "global_avg_pool", {x}, [shape, dt](const Tensor& g) {
-    Tensor gx = Tensor::empty(shape, dt);
+    Tensor gx = Tensor::empty(shape, dt, g.device());
     kernels::global_avg_pool_backward(g.contiguous(), gx);
     return std::vector<Tensor>{gx};
   });
