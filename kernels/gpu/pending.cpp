@@ -9,11 +9,6 @@ namespace {
 }
 }  // namespace
 
-void binary_forward(kernels::Binary, const Tensor&, const Tensor&, const Tensor&) { pending("binary_forward"); }
-Tensor sum_to(const Tensor&, const Shape&) { pending("sum_to"); }
-void scale(const Tensor&, double, const Tensor&) { pending("scale"); }
-double sum_all(const Tensor&) { pending("sum_all"); }
-
 void batch_norm_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, double,
                         double, const Tensor&, const Tensor&, const Tensor&) {
   pending("batch_norm_forward");
@@ -39,11 +34,6 @@ void depthwise_conv2d_backward(const kernels::Conv2dShape&, const Tensor&, const
   pending("depthwise_conv2d_backward");
 }
 
-void avg_pool2d_forward(const kernels::Pool2dShape&, const Tensor&, const Tensor&) { pending("avg_pool2d_forward"); }
-void avg_pool2d_backward(const kernels::Pool2dShape&, const Tensor&, const Tensor&) { pending("avg_pool2d_backward"); }
-void global_avg_pool_forward(const Tensor&, const Tensor&) { pending("global_avg_pool_forward"); }
-void global_avg_pool_backward(const Tensor&, const Tensor&) { pending("global_avg_pool_backward"); }
-
 void relpos_attention_forward(const Tensor&, const Tensor&, const kernels::RelposAttentionParams&, const Tensor&) {
   pending("relpos_attention_forward");
 }
@@ -51,27 +41,6 @@ void relpos_attention_backward(const Tensor&, const Tensor&, const Tensor&, cons
                                const Tensor&, const Tensor&) {
   pending("relpos_attention_backward");
 }
-
-void cross_entropy_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
-  pending("cross_entropy_forward");
-}
-void cross_entropy_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                            const Tensor&) {
-  pending("cross_entropy_backward");
-}
-void mse_forward(const Tensor&, const Tensor&, const Tensor&) { pending("mse_forward"); }
-void mse_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
-  pending("mse_backward");
-}
-void bce_with_logits_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
-  pending("bce_with_logits_forward");
-}
-void bce_with_logits_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                              const Tensor&) {
-  pending("bce_with_logits_backward");
-}
-
-void sgd_step(const std::vector<kernels::SgdTensor>&, const kernels::SgdHyper&) { pending("sgd_step"); }
 
 void gemm(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*,
           int64_t) {
