@@ -1,5 +1,6 @@
-// matmul and linear with autograd, on OpenBLAS GEMMs. A 2-D operand that is a transposed view of a
-// contiguous matrix is passed to the GEMM with its transpose flag instead of being copied.
+// matmul and linear with autograd, on OpenBLAS GEMMs on the CPU and cuBLAS (kernels::gemm_device) on a GPU device,
+// float32 only there. A 2-D operand that is a transposed view of a contiguous matrix is passed to the GEMM with its
+// transpose flag instead of being copied.
 #include "core/autograd.h"
 #include "kernels/gemm.h"
 #include "nn/functional.h"
@@ -30,6 +31,11 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   Tensor c = Tensor::empty({M, N}, a.dtype(), a.device());
   if (K == 0) return c.fill_(0);
   GemmOperand A = as_operand(a), B = as_operand(b);
+  if (a.device() != Device::cpu) {
+    kernels::gemm_device(a.device(), A.trans, B.trans, M, N, K, 1, A.keep.data<float>(), A.ld, B.keep.data<float>(),
+                         B.ld, 0, c.data<float>(), N);
+    return c;
+  }
   CAGE_DISPATCH_FLOAT(a.dtype(), "matmul", [&] {
     kernels::gemm<scalar_t>(A.trans, B.trans, M, N, K, 1, A.keep.data<scalar_t>(), A.ld, B.keep.data<scalar_t>(), B.ld,
                             0, c.data<scalar_t>(), N);
@@ -52,6 +58,12 @@ Tensor matmul_batched(const Tensor& a_in, const Tensor& b_in) {
   Tensor out = Tensor::empty({B, M, N}, a.dtype(), a.device());
   auto bmm = [](const Tensor& x, bool tx, const Tensor& y, bool ty, const Tensor& o) {
     const int64_t batches = o.size(0), m = o.size(1), n = o.size(2), k = tx ? x.size(1) : x.size(2);
+    if (x.device() != Device::cpu) {
+      const int64_t xs = x.size(1) * x.size(2), ys = y.size(1) * y.size(2);
+      kernels::gemm_batched_device(x.device(), tx, ty, m, n, k, 1, x.data<float>(), x.size(2), xs, y.data<float>(),
+                                   y.size(2), ys, 0, o.data<float>(), n, m * n, batches);
+      return;
+    }
     CAGE_DISPATCH_FLOAT(x.dtype(), "matmul", [&] {
       for (int64_t i = 0; i < batches; ++i)
         kernels::gemm<scalar_t>(tx, ty, m, n, k, 1, x.data<scalar_t>() + i * x.size(1) * x.size(2), x.size(2),
@@ -65,11 +77,11 @@ Tensor matmul_batched(const Tensor& a_in, const Tensor& b_in) {
   return record(out, "matmul", {a, b}, [=](const Tensor& g_in) {
     Tensor g = g_in.contiguous(), da, db;
     if (ga) {
-      da = Tensor::empty({B, M, K}, ad.dtype());
+      da = Tensor::empty({B, M, K}, ad.dtype(), ad.device());
       bmm(g, false, bd, true, da);
     }
     if (gb) {
-      db = Tensor::empty({B, K, N}, ad.dtype());
+      db = Tensor::empty({B, K, N}, ad.dtype(), ad.device());
       bmm(ad, true, g, false, db);
     }
     return std::vector<Tensor>{da, db};
@@ -79,7 +91,9 @@ Tensor matmul_batched(const Tensor& a_in, const Tensor& b_in) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  CAGE_CHECK(a.dtype() == b.dtype(), "matmul of ", describe(a), " and ", describe(b));
+  CAGE_CHECK(a.dtype() == b.dtype() && a.device() == b.device(), "matmul of ", describe(a), " and ", describe(b));
+  CAGE_CHECK(a.device() == Device::cpu || a.dtype() == DType::f32, "matmul on device ", device_name(a.device()),
+             " is float32 only, got ", describe(a));
   if (a.dim() == 2 && b.dim() == 2) {
     CAGE_CHECK(a.size(1) == b.size(0), "matmul: ", shape_str(a.shape()), " x ", shape_str(b.shape()));
     return matmul_2d(a, b);
