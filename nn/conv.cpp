@@ -15,9 +15,9 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b, Conv2dOpt
   Tensor xd = x.detach(), wd = w.detach();
   bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   return record(y, "conv2d", {x, w, b}, [=](const Tensor& g) {
-    Tensor dx = gx ? Tensor::empty(xd.shape(), xd.dtype()) : Tensor();
-    Tensor dw = gw ? Tensor::empty(wd.shape(), wd.dtype()) : Tensor();
-    Tensor db = gb ? Tensor::empty({s.Cout}, wd.dtype()) : Tensor();
+    Tensor dx = gx ? Tensor::empty(xd.shape(), xd.dtype(), xd.device()) : Tensor();
+    Tensor dw = gw ? Tensor::empty(wd.shape(), wd.dtype(), wd.device()) : Tensor();
+    Tensor db = gb ? Tensor::empty({s.Cout}, wd.dtype(), wd.device()) : Tensor();
     kernels::conv2d_backward(s, xd, wd, g.contiguous(), dx, dw, db);
     return std::vector<Tensor>{dx, dw, db};
   });
