@@ -3,9 +3,9 @@
 // cuda, the emulator's subset kernels/emu/cudnn_emu.h for device emu); depthwise ones go to the depthwise ops, as on
 // the CPU. cuDNN's NHWC filter layout is (Cout, KH, KW, Cin/groups) while the project's weights are HWIO, i.e. the
 // transpose of the same (KH*KW*Cin/groups, Cout) matrix: the weight is transposed into a scratch tensor before
-// forward / backward-data, and the filter gradient is transposed back. Deterministic algorithms only
-// (IMPLICIT_PRECOMP_GEMM forward, ALGO_1 for both backward passes) and FMA math (no TF32), so results do not change
-// from run to run and stay float32-accurate.
+// forward / backward-data, and the filter gradient is transposed back. Deterministic algorithms (IMPLICIT_PRECOMP_GEMM
+// forward, ALGO_1 for both backward passes; the next algorithm only when cuDNN does not offer that one for a shape)
+// and FMA math (no TF32), so results do not change from run to run and stay float32-accurate.
 #include <climits>
 
 #include "kernels/gpu/blas.h"
@@ -151,20 +151,28 @@ void conv2d_backward(const kernels::Conv2dShape& s, const Tensor& x, const Tenso
   }
   if (gxp) {
     Tensor wt = filter_ohwi(s, wp);
-    const auto algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+    auto algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
     size_t bytes = 0;
-    check_cudnn(cudnnGetConvolutionBackwardDataWorkspaceSize(dnn_handle(), d.w, d.y, d.conv, d.x, algo, &bytes),
-                "conv2d_backward data workspace");
+    if (cudnnGetConvolutionBackwardDataWorkspaceSize(dnn_handle(), d.w, d.y, d.conv, d.x, algo, &bytes) !=
+        CUDNN_STATUS_SUCCESS) {  // ALGO_0 (atomics, not bit-reproducible) only where ALGO_1 is not offered
+      algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
+      check_cudnn(cudnnGetConvolutionBackwardDataWorkspaceSize(dnn_handle(), d.w, d.y, d.conv, d.x, algo, &bytes),
+                  "conv2d_backward data workspace");
+    }
     Tensor ws = workspace(bytes);
     check_cudnn(cudnnConvolutionBackwardData(dnn_handle(), &one, d.w, wt.raw_data(), d.y, gyp, d.conv, algo,
                                              ws.raw_data(), bytes, &zero, d.x, gxp),
                 "conv2d_backward (cudnnConvolutionBackwardData)");
   }
   if (gwp) {
-    const auto algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
+    auto algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
     size_t bytes = 0;
-    check_cudnn(cudnnGetConvolutionBackwardFilterWorkspaceSize(dnn_handle(), d.x, d.y, d.conv, d.w, algo, &bytes),
-                "conv2d_backward filter workspace");
+    if (cudnnGetConvolutionBackwardFilterWorkspaceSize(dnn_handle(), d.x, d.y, d.conv, d.w, algo, &bytes) !=
+        CUDNN_STATUS_SUCCESS) {  // as for the data gradient
+      algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0;
+      check_cudnn(cudnnGetConvolutionBackwardFilterWorkspaceSize(dnn_handle(), d.x, d.y, d.conv, d.w, algo, &bytes),
+                  "conv2d_backward filter workspace");
+    }
     Tensor ws = workspace(bytes);
     Tensor gwt = device_empty({s.Cout, s.KH, s.KW, s.Cin / s.groups});
     check_cudnn(cudnnConvolutionBackwardFilter(dnn_handle(), &one, d.x, xp, d.y, gyp, d.conv, algo, ws.raw_data(),

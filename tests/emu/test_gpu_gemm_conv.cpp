@@ -329,5 +329,113 @@ TEST_F(GpuGemmConv, CudnnChecksDescriptorsAsCudnn) {
   EXPECT_EQ(cudnnDestroy(h), CUDNN_STATUS_SUCCESS);
 }
 
+// A cuDNN tensor / filter / convolution descriptor set for NHWC float32, destroyed with the object.
+struct DnnDescs {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  DnnDescs(int N, int H, int W, int C, int K, int R, int Ho, int Wo, int pad, int stride, cudnnConvolutionMode_t mode) {
+    cudnnCreateTensorDescriptor(&x);
+    cudnnCreateTensorDescriptor(&y);
+    cudnnCreateTensorDescriptor(&bias);
+    cudnnCreateFilterDescriptor(&w);
+    cudnnCreateConvolutionDescriptor(&conv);
+    EXPECT_EQ(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, N, C, H, W), CUDNN_STATUS_SUCCESS);
+    EXPECT_EQ(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, N, K, Ho, Wo), CUDNN_STATUS_SUCCESS);
+    EXPECT_EQ(cudnnSetTensor4dDescriptor(bias, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, K, 1, 1), CUDNN_STATUS_SUCCESS);
+    EXPECT_EQ(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, K, C, R, R), CUDNN_STATUS_SUCCESS);
+    EXPECT_EQ(cudnnSetConvolution2dDescriptor(conv, pad, pad, stride, stride, 1, 1, mode, CUDNN_DATA_FLOAT),
+              CUDNN_STATUS_SUCCESS);
+  }
+  ~DnnDescs() {
+    cudnnDestroyTensorDescriptor(x);
+    cudnnDestroyTensorDescriptor(y);
+    cudnnDestroyTensorDescriptor(bias);
+    cudnnDestroyFilterDescriptor(w);
+    cudnnDestroyConvolutionDescriptor(conv);
+  }
+};
+
+TEST_F(GpuGemmConv, CudnnConvolutionModeFlipsTheFilter) {
+  // CUDNN_CONVOLUTION with filter w equals CROSS_CORRELATION with w rotated by 180 degrees in (R, S).
+  cudnnHandle_t h = nullptr;
+  ASSERT_EQ(cudnnCreate(&h), CUDNN_STATUS_SUCCESS);
+  const int N = 2, H = 7, W = 6, C = 3, K = 4, R = 3;
+  Tensor x = random_cpu({N, H, W, C}, 40), w = random_cpu({K, R, R, C}, 41);
+  std::vector<float> wv = w.to_vector<float>(), fv(wv.size());
+  for (int k = 0; k < K; ++k)
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < R; ++q)
+        for (int c = 0; c < C; ++c)
+          fv[((k * R + r) * R + q) * C + c] = wv[((k * R + (R - 1 - r)) * R + (R - 1 - q)) * C + c];
+  Tensor flipped = Tensor::from_vector(fv, {K, R, R, C});
+  Tensor xe = x.to(Device::emu), we = w.to(Device::emu), fe = flipped.to(Device::emu);
+  Tensor y1 = nan_on(Device::emu, {N, H, W, K}), y2 = nan_on(Device::emu, {N, H, W, K});
+  const float one = 1.0f, zero = 0.0f;
+  DnnDescs conv(N, H, W, C, K, R, H, W, 1, 1, CUDNN_CONVOLUTION), xcorr(N, H, W, C, K, R, H, W, 1, 1,
+                                                                         CUDNN_CROSS_CORRELATION);
+  const auto algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  ASSERT_EQ(cudnnConvolutionForward(h, &one, conv.x, xe.raw_data(), conv.w, we.raw_data(), conv.conv, algo, nullptr,
+                                    0, &zero, conv.y, y1.raw_data()),
+            CUDNN_STATUS_SUCCESS);
+  ASSERT_EQ(cudnnConvolutionForward(h, &one, xcorr.x, xe.raw_data(), xcorr.w, fe.raw_data(), xcorr.conv, algo,
+                                    nullptr, 0, &zero, xcorr.y, y2.raw_data()),
+            CUDNN_STATUS_SUCCESS);
+  expect_close("cudnn CONVOLUTION vs flipped CROSS_CORRELATION", y1, y2, 1e-5, 1e-5);  // other summation order
+  // alpha and beta: y = 2 conv + 0.5 y.
+  const float two = 2.0f, half = 0.5f;
+  Tensor y3 = y2.clone();
+  ASSERT_EQ(cudnnConvolutionForward(h, &two, conv.x, xe.raw_data(), conv.w, we.raw_data(), conv.conv, algo, nullptr,
+                                    0, &half, conv.y, y3.raw_data()),
+            CUDNN_STATUS_SUCCESS);
+  std::vector<float> want = y2.to(Device::cpu).to_vector<float>();
+  for (float& v : want) v *= 2.5f;
+  expect_close("cudnn forward alpha 2 beta 0.5", y3, Tensor::from_vector(want, {N, H, W, K}), 1e-6, 1e-6);
+  cudnnDestroy(h);
+}
+
+TEST_F(GpuGemmConv, CudnnBackwardChecksShapes) {
+  cudnnHandle_t h = nullptr;
+  ASSERT_EQ(cudnnCreate(&h), CUDNN_STATUS_SUCCESS);
+  const int N = 2, H = 9, W = 9, C = 3, K = 8, R = 3;
+  DnnDescs d(N, H, W, C, K, R, 5, 5, 1, 2, CUDNN_CROSS_CORRELATION);
+  Tensor x = random_cpu({N, H, W, C}, 50).to(Device::emu), w = random_cpu({K, R, R, C}, 51).to(Device::emu);
+  Tensor gy = random_cpu({N, 5, 5, K}, 52).to(Device::emu), gb = nan_on(Device::emu, {K});
+  Tensor gx = nan_on(Device::emu, {N, H, W, C}), gw = nan_on(Device::emu, {K, R, R, C});
+  const float one = 1.0f, zero = 0.0f;
+  const auto data_algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+  const auto filter_algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
+  EXPECT_EQ(cudnnConvolutionBackwardData(h, &one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv, data_algo, nullptr, 0,
+                                         &zero, d.x, gx.raw_data()),
+            CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(cudnnConvolutionBackwardFilter(h, &one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv, filter_algo,
+                                           nullptr, 0, &zero, d.w, gw.raw_data()),
+            CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(cudnnConvolutionBackwardBias(h, &one, d.y, gy.raw_data(), &zero, d.bias, gb.raw_data()),
+            CUDNN_STATUS_SUCCESS);
+  // dy with the wrong batch; db with the wrong channel count; an algorithm the emulator does not run.
+  ASSERT_EQ(cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, K, 5, 5), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(cudnnConvolutionBackwardData(h, &one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv, data_algo, nullptr, 0,
+                                         &zero, d.x, gx.raw_data()),
+            CUDNN_STATUS_BAD_PARAM);
+  EXPECT_EQ(cudnnConvolutionBackwardFilter(h, &one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv, filter_algo,
+                                           nullptr, 0, &zero, d.w, gw.raw_data()),
+            CUDNN_STATUS_BAD_PARAM);
+  ASSERT_EQ(cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, N, K, 5, 5), CUDNN_STATUS_SUCCESS);
+  ASSERT_EQ(cudnnSetTensor4dDescriptor(d.bias, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, K - 1, 1, 1),
+            CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(cudnnConvolutionBackwardBias(h, &one, d.y, gy.raw_data(), &zero, d.bias, gb.raw_data()),
+            CUDNN_STATUS_BAD_PARAM);
+  EXPECT_EQ(cudnnAddTensor(h, &one, d.bias, gb.raw_data(), &one, d.y, gy.raw_data()), CUDNN_STATUS_BAD_PARAM);
+  size_t bytes = 1;
+  EXPECT_EQ(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT,
+                                                         &bytes),
+            CUDNN_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, filter_algo, &bytes),
+            CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(bytes, 0u);
+  cudnnDestroy(h);
+}
+
 }  // namespace
 }  // namespace cage_test
