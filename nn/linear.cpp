@@ -88,6 +88,40 @@ Tensor matmul_batched(const Tensor& a_in, const Tensor& b_in) {
   });
 }
 
+// linear with bias on a GPU device, GEMMs only: y = ones (rows, 1) b (1, out) + x w^T, and in backward
+// gb = ones (1, rows) g, so the layer needs no elementwise kernel. The CPU keeps matmul + add.
+Tensor linear_bias_device(const Tensor& x2, const Tensor& w, const Tensor& b) {
+  CAGE_CHECK(x2.device() == w.device() && w.device() == b.device() && b.dtype() == DType::f32, "linear of ",
+             describe(x2), " with weight ", describe(w), " and bias ", describe(b));
+  const Device d = x2.device();
+  const int64_t rows = x2.size(0), in = w.size(1), out_f = w.size(0);
+  Tensor y = Tensor::empty({rows, out_f}, DType::f32, d);
+  if (rows > 0) {
+    Tensor ones = Tensor::full({rows}, 1.0, DType::f32, d);
+    GemmOperand X = as_operand(x2.detach()), W = as_operand(w.detach());
+    Tensor bc = b.detach().contiguous();
+    kernels::gemm_device(d, false, false, rows, out_f, 1, 1, ones.data<float>(), 1, bc.data<float>(), out_f, 0,
+                         y.data<float>(), out_f);
+    if (in > 0)  // y += x w^T: w (out, in) as stored is op(B) transposed
+      kernels::gemm_device(d, X.trans, !W.trans, rows, out_f, in, 1, X.keep.data<float>(), X.ld, W.keep.data<float>(),
+                           W.ld, 1, y.data<float>(), out_f);
+  }
+  Tensor xd = x2.detach(), wd = w.detach();
+  const bool gx = x2.requires_grad(), gw = w.requires_grad(), gb = b.requires_grad();
+  return record(y, "linear", {x2, w, b}, [=](const Tensor& g) {
+    Tensor db;
+    if (gb) {
+      db = Tensor::zeros({out_f}, DType::f32, d);
+      if (rows > 0) {
+        Tensor ones = Tensor::full({rows}, 1.0, DType::f32, d), gc = g.contiguous();
+        kernels::gemm_device(d, false, false, 1, out_f, rows, 1, ones.data<float>(), rows, gc.data<float>(), out_f, 0,
+                             db.data<float>(), out_f);
+      }
+    }
+    return std::vector<Tensor>{gx ? mm(g, wd) : Tensor(), gw ? mm(g.transpose(0, 1), xd) : Tensor(), db};
+  });
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -119,6 +153,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   Shape out_shape = x.shape();
   out_shape.back() = out_f;
   Tensor x2 = x.reshape({-1, in});
+  if (b.defined() && x.device() != Device::cpu) return linear_bias_device(x2, w, b).reshape(out_shape);
   Tensor y = matmul(x2, w.transpose(0, 1));
   if (b.defined()) y = add(y, b);
   return y.reshape(out_shape);

@@ -216,6 +216,32 @@ TEST_F(GpuGemmConv, MatmulAndLinearForwardBackwardMatchCpu) {
                  random_cpu({2, 5, 33}, 13), random_cpu({17, 33}, 14), 15);
 }
 
+TEST_F(GpuGemmConv, LinearWithBiasForwardBackwardMatchCpu) {
+  // On a device the bias is folded into the GEMMs (no elementwise kernel); the CPU adds it after the matmul.
+  for (bool weight_view : {false, true}) {  // w as stored, or as the transposed view of an (in, out) matrix
+    Tensor x = random_cpu({2, 5, 33}, 20), w = random_cpu({17, 33}, 21), b = random_cpu({17}, 22);
+    Tensor wt_c = w.transpose(0, 1).contiguous();
+    auto leaves = [&](Device d) {
+      std::vector<Tensor> v = {x.to(d), (weight_view ? wt_c : w).to(d), b.to(d)};
+      if (d == Device::cpu)
+        for (Tensor& t : v) t = t.clone();
+      for (Tensor& t : v) t.set_requires_grad(true);
+      return v;
+    };
+    std::vector<Tensor> c = leaves(Device::cpu), e = leaves(Device::emu);
+    auto weight = [&](const Tensor& t) { return weight_view ? t.transpose(0, 1) : t; };
+    Tensor yc = cage::nn::linear(c[0], weight(c[1]), c[2]), ye = cage::nn::linear(e[0], weight(e[1]), e[2]);
+    Tensor g = random_cpu(yc.shape(), 23);
+    yc.backward(g);
+    ye.backward(g.to(Device::emu));
+    const std::string name = weight_view ? "linear + bias, weight view" : "linear + bias";
+    expect_close(name + " forward", ye, yc, 1e-5, 1e-5);
+    expect_close(name + " grad x", e[0].grad(), c[0].grad(), 1e-5, 1e-5);
+    expect_close(name + " grad w", e[1].grad(), c[1].grad(), 1e-5, 1e-5);
+    expect_close(name + " grad b", e[2].grad(), c[2].grad(), 1e-5, 1e-5);
+  }
+}
+
 // ---- conv2d -----------------------------------------------------------------------------------------------------
 
 struct ConvCase {
