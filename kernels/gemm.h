@@ -1,8 +1,12 @@
 // Row-major GEMM on the CPU through OpenBLAS (cblas), for f32 and f64:
 // C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C, op = transpose when trans_* is set.
 // lda/ldb/ldc are the row strides of A, B, C as stored.
+// gemm_device / gemm_batched_device: the same contract for float32 pointers into memory of device `d` (the CPU's
+// gemm on Device::cpu, cuBLAS through the GPU backend otherwise), for callers that hold raw pointers of tensors.
 #pragma once
 #include <cstdint>
+
+#include "core/device.h"
 
 namespace cage::kernels {
 
@@ -12,5 +16,12 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 
 // Makes OpenBLAS single-threaded (the engine splits large GEMMs over its own pool); called by gemm().
 void gemm_sync_threads();
+
+void gemm_device(Device d, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// `batch` GEMMs, matrix i at A + i * stride_a (and so on, in elements); stride 0 repeats one matrix.
+void gemm_batched_device(Device d, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+                         float beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch);
 
 }  // namespace cage::kernels

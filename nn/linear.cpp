@@ -1,5 +1,6 @@
-// matmul and linear with autograd, on OpenBLAS GEMMs. A 2-D operand that is a transposed view of a
-// contiguous matrix is passed to the GEMM with its transpose flag instead of being copied.
+// matmul and linear with autograd, on OpenBLAS GEMMs on the CPU and cuBLAS (kernels::gemm_device) on a GPU device,
+// float32 only there. A 2-D operand that is a transposed view of a contiguous matrix is passed to the GEMM with its
+// transpose flag instead of being copied.
 #include "core/autograd.h"
 #include "kernels/gemm.h"
 #include "nn/functional.h"
@@ -30,6 +31,11 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   Tensor c = Tensor::empty({M, N}, a.dtype(), a.device());
   if (K == 0) return c.fill_(0);
   GemmOperand A = as_operand(a), B = as_operand(b);
+  if (a.device() != Device::cpu) {
+    kernels::gemm_device(a.device(), A.trans, B.trans, M, N, K, 1, A.keep.data<float>(), A.ld, B.keep.data<float>(),
+                         B.ld, 0, c.data<float>(), N);
+    return c;
+  }
   CAGE_DISPATCH_FLOAT(a.dtype(), "matmul", [&] {
     kernels::gemm<scalar_t>(A.trans, B.trans, M, N, K, 1, A.keep.data<scalar_t>(), A.ld, B.keep.data<scalar_t>(), B.ld,
                             0, c.data<scalar_t>(), N);
@@ -52,6 +58,12 @@ Tensor matmul_batched(const Tensor& a_in, const Tensor& b_in) {
   Tensor out = Tensor::empty({B, M, N}, a.dtype(), a.device());
   auto bmm = [](const Tensor& x, bool tx, const Tensor& y, bool ty, const Tensor& o) {
     const int64_t batches = o.size(0), m = o.size(1), n = o.size(2), k = tx ? x.size(1) : x.size(2);
+    if (x.device() != Device::cpu) {
+      const int64_t xs = x.size(1) * x.size(2), ys = y.size(1) * y.size(2);
+      kernels::gemm_batched_device(x.device(), tx, ty, m, n, k, 1, x.data<float>(), x.size(2), xs, y.data<float>(),
+                                   y.size(2), ys, 0, o.data<float>(), n, m * n, batches);
+      return;
+    }
     CAGE_DISPATCH_FLOAT(x.dtype(), "matmul", [&] {
       for (int64_t i = 0; i < batches; ++i)
         kernels::gemm<scalar_t>(tx, ty, m, n, k, 1, x.data<scalar_t>() + i * x.size(1) * x.size(2), x.size(2),
@@ -76,10 +88,46 @@ Tensor matmul_batched(const Tensor& a_in, const Tensor& b_in) {
   });
 }
 
+// linear with bias on a GPU device, GEMMs only: y = ones (rows, 1) b (1, out) + x w^T, and in backward
+// gb = ones (1, rows) g, so the layer needs no elementwise kernel. The CPU keeps matmul + add.
+Tensor linear_bias_device(const Tensor& x2, const Tensor& w, const Tensor& b) {
+  CAGE_CHECK(x2.device() == w.device() && w.device() == b.device() && b.dtype() == DType::f32, "linear of ",
+             describe(x2), " with weight ", describe(w), " and bias ", describe(b));
+  const Device d = x2.device();
+  const int64_t rows = x2.size(0), in = w.size(1), out_f = w.size(0);
+  Tensor y = Tensor::empty({rows, out_f}, DType::f32, d);
+  if (rows > 0) {
+    Tensor ones = Tensor::full({rows}, 1.0, DType::f32, d);
+    GemmOperand X = as_operand(x2.detach()), W = as_operand(w.detach());
+    Tensor bc = b.detach().contiguous();
+    kernels::gemm_device(d, false, false, rows, out_f, 1, 1, ones.data<float>(), 1, bc.data<float>(), out_f, 0,
+                         y.data<float>(), out_f);
+    if (in > 0)  // y += x w^T: w (out, in) as stored is op(B) transposed
+      kernels::gemm_device(d, X.trans, !W.trans, rows, out_f, in, 1, X.keep.data<float>(), X.ld, W.keep.data<float>(),
+                           W.ld, 1, y.data<float>(), out_f);
+  }
+  Tensor xd = x2.detach(), wd = w.detach();
+  const bool gx = x2.requires_grad(), gw = w.requires_grad(), gb = b.requires_grad();
+  return record(y, "linear", {x2, w, b}, [=](const Tensor& g) {
+    Tensor db;
+    if (gb) {
+      db = Tensor::zeros({out_f}, DType::f32, d);
+      if (rows > 0) {
+        Tensor ones = Tensor::full({rows}, 1.0, DType::f32, d), gc = g.contiguous();
+        kernels::gemm_device(d, false, false, 1, out_f, rows, 1, ones.data<float>(), rows, gc.data<float>(), out_f, 0,
+                             db.data<float>(), out_f);
+      }
+    }
+    return std::vector<Tensor>{gx ? mm(g, wd) : Tensor(), gw ? mm(g.transpose(0, 1), xd) : Tensor(), db};
+  });
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  CAGE_CHECK(a.dtype() == b.dtype(), "matmul of ", describe(a), " and ", describe(b));
+  CAGE_CHECK(a.dtype() == b.dtype() && a.device() == b.device(), "matmul of ", describe(a), " and ", describe(b));
+  CAGE_CHECK(a.device() == Device::cpu || a.dtype() == DType::f32, "matmul on device ", device_name(a.device()),
+             " is float32 only, got ", describe(a));
   if (a.dim() == 2 && b.dim() == 2) {
     CAGE_CHECK(a.size(1) == b.size(0), "matmul: ", shape_str(a.shape()), " x ", shape_str(b.shape()));
     return matmul_2d(a, b);
@@ -105,6 +153,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   Shape out_shape = x.shape();
   out_shape.back() = out_f;
   Tensor x2 = x.reshape({-1, in});
+  if (b.defined() && x.device() != Device::cpu) return linear_bias_device(x2, w, b).reshape(out_shape);
   Tensor y = matmul(x2, w.transpose(0, 1));
   if (b.defined()) y = add(y, b);
   return y.reshape(out_shape);

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "core/thread_pool.h"
+#include "kernels/dispatch.h"
 
 namespace cage::kernels {
 
@@ -68,5 +69,20 @@ template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const fl
                           float, float*, int64_t);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*, int64_t,
                            double, double*, int64_t);
+
+void gemm_device(Device d, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  CAGE_GPU_DISPATCH(d, gemm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_batched_device(Device d, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                         int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta,
+                         float* C, int64_t ldc, int64_t stride_c, int64_t batch) {
+  CAGE_GPU_DISPATCH(d, gemm_batched, ta, tb, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C, ldc,
+                    stride_c, batch);
+  for (int64_t i = 0; i < batch; ++i)
+    gemm<float>(ta, tb, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta, C + i * stride_c, ldc);
+}
 
 }  // namespace cage::kernels

@@ -18,13 +18,6 @@ void batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tens
   pending("batch_norm_backward");
 }
 
-void conv2d_forward(const kernels::Conv2dShape&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
-  pending("conv2d_forward");
-}
-void conv2d_backward(const kernels::Conv2dShape&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                     const Tensor&, const Tensor&) {
-  pending("conv2d_backward");
-}
 void depthwise_conv2d_forward(const kernels::Conv2dShape&, const Tensor&, const Tensor&, const Tensor&,
                               const Tensor&) {
   pending("depthwise_conv2d_forward");
@@ -40,15 +33,6 @@ void relpos_attention_forward(const Tensor&, const Tensor&, const kernels::Relpo
 void relpos_attention_backward(const Tensor&, const Tensor&, const Tensor&, const kernels::RelposAttentionParams&,
                                const Tensor&, const Tensor&) {
   pending("relpos_attention_backward");
-}
-
-void gemm(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*,
-          int64_t) {
-  pending("gemm");
-}
-void gemm_batched(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t, const float*, int64_t,
-                  int64_t, float, float*, int64_t, int64_t, int64_t) {
-  pending("gemm_batched");
 }
 
 }  // namespace cage::CAGE_GPU_NAMESPACE
