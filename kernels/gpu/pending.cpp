@@ -44,14 +44,6 @@ void avg_pool2d_backward(const kernels::Pool2dShape&, const Tensor&, const Tenso
 void global_avg_pool_forward(const Tensor&, const Tensor&) { pending("global_avg_pool_forward"); }
 void global_avg_pool_backward(const Tensor&, const Tensor&) { pending("global_avg_pool_backward"); }
 
-void relpos_attention_forward(const Tensor&, const Tensor&, const kernels::RelposAttentionParams&, const Tensor&) {
-  pending("relpos_attention_forward");
-}
-void relpos_attention_backward(const Tensor&, const Tensor&, const Tensor&, const kernels::RelposAttentionParams&,
-                               const Tensor&, const Tensor&) {
-  pending("relpos_attention_backward");
-}
-
 void cross_entropy_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   pending("cross_entropy_forward");
 }
