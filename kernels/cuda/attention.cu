@@ -67,9 +67,9 @@ __device__ __forceinline__ int bias_row(const geometry& g, int yi, int xi, int j
 }
 
 // The block's (batch, group, head) and its token pixels, Q, K' = scale * K, V (and dO) rows, the head's bias column.
-// rows: (N, D + 1) tiles; pix: (N).
+// k, v, go: (N, D + 1) tiles; q: (N, qs); pix: (N).
 __device__ void load_group(const geometry& g, const float* qkv, const float* table, const float* gout, int64_t b,
-                           int grp, int h, int* pix, float* q, float* k, float* v, float* go, float* bias) {
+                           int grp, int h, int* pix, float* q, int qs, float* k, float* v, float* go, float* bias) {
   const int DS = g.D + 1;
   for (int t = threadIdx.x; t < g.N; t += blockDim.x) pix[t] = token_pixel(g, grp, t);
   for (int e = threadIdx.x; e < g.table_rows; e += blockDim.x) bias[e] = table[int64_t(e) * g.heads + h];
@@ -79,7 +79,7 @@ __device__ void load_group(const geometry& g, const float* qkv, const float* tab
   for (int e = threadIdx.x; e < g.N * g.D; e += blockDim.x) {
     const int t = e / g.D, d = e % g.D;  // consecutive threads read consecutive channels of one pixel
     const float* x = img + pix[t] * row + d;
-    q[t * DS + d] = x[0];
+    q[t * qs + d] = x[0];
     k[t * DS + d] = x[g.C] * g.scale;  // torchvision scales k, not the logits; so does the CPU oracle
     v[t * DS + d] = x[2 * g.C];
     if (go) go[t * DS + d] = gout[(b * hw + pix[t]) * g.C + int64_t(h) * g.D + d];
@@ -124,7 +124,7 @@ __global__ void __launch_bounds__(kForwardThreads)
   int* pix = reinterpret_cast<int*>(rows + warps * g.N);  // (N)
   const int h = blockIdx.x % g.heads, grp = (blockIdx.x / g.heads) % g.G;
   const int64_t b = blockIdx.x / g.heads / g.G;
-  load_group(g, qkv, table, nullptr, b, grp, h, pix, q, k, v, nullptr, bias);
+  load_group(g, qkv, table, nullptr, b, grp, h, pix, q, DS, k, v, nullptr, bias);
 
   float* a = rows + warp * g.N;
   float* o = out + b * int64_t(g.H) * g.W * g.C + int64_t(h) * g.D;
@@ -136,6 +136,97 @@ __global__ void __launch_bounds__(kForwardThreads)
       for (int j = 0; j < g.N; ++j) acc = fmaf(a[j], v[j * DS + d], acc);
       o[int64_t(pix[i]) * g.C + d] = acc;
     }
+    __syncwarp();  // the row buffer is rewritten by the next row
+  }
+}
+
+// The forward for head width 32 and N <= 32 * kCols tokens (MaxViT: N = 49, kCols = 2). The generic kernel
+// reads two shared-memory operands per FMA (bound by shared-memory bandwidth at about 1/8 of the FMA rate); here
+// lane j keeps its key rows k'_j and lane d its value column V_:d in registers, and the broadcast query row and
+// probability row are read four floats per load, so shared loads fall to 1/8 (logits) and 1/4 (AV) per FMA.
+// Same summation order as the generic kernel and the CPU oracle.
+constexpr int kTiledD = 32;
+
+__host__ __device__ inline int tiled_row_floats(const geometry& g) { return (g.N + 3) / 4 * 4; }  // N in float4s
+
+template <int kCols>
+__global__ void __launch_bounds__(kForwardThreads)
+    relpos_attention_forward_tiled_kernel(const float* qkv, const float* table, float* out, geometry g) {
+  CAGE_DYNAMIC_SHARED(float, smem);
+  constexpr int kD = kTiledD, kJ = 32 * kCols;
+  const int DS = kD + 1, N = g.N, NR = tiled_row_floats(g), warps = blockDim.x / 32, warp = threadIdx.x / 32,
+            lane = threadIdx.x % 32;
+  float* q = smem;                     // (N, 32): rows 16-byte aligned for float4 broadcasts
+  float* rows = q + N * kD;            // (warps, NR): one probability row per warp, zero-padded to NR
+  float* k = rows + warps * NR;        // (N, 33), scaled
+  float* v = k + N * DS;               // (N, 33)
+  float* bias = v + N * DS;            // ((2P-1)^2)
+  int* pix = reinterpret_cast<int*>(bias + g.table_rows);  // (N)
+  const int h = blockIdx.x % g.heads, grp = (blockIdx.x / g.heads) % g.G;
+  const int64_t b = blockIdx.x / g.heads / g.G;
+  load_group(g, qkv, table, nullptr, b, grp, h, pix, q, kD, k, v, nullptr, bias);
+
+  float kr[kCols][kD];  // k'_j, j = lane + 32 c (zero past N)
+  float vr[kJ];         // V_jd, d = lane (zero past N)
+#pragma unroll
+  for (int c = 0; c < kCols; ++c) {
+    const int j = lane + 32 * c;
+#pragma unroll
+    for (int d = 0; d < kD; ++d) kr[c][d] = j < N ? k[j * DS + d] : 0.0f;
+  }
+#pragma unroll
+  for (int j = 0; j < kJ; ++j) vr[j] = j < N ? v[j * DS + lane] : 0.0f;
+
+  float* a = rows + warp * NR;
+  float* o = out + b * int64_t(g.H) * g.W * g.C + int64_t(h) * kD + lane;
+  for (int i = warp; i < N; i += warps) {
+    const int yi = i / g.P, xi = i % g.P;
+    float s[kCols];
+#pragma unroll
+    for (int c = 0; c < kCols; ++c) {
+      const int j = lane + 32 * c;
+      s[c] = j < N ? bias[bias_row(g, yi, xi, j)] : 0.0f;
+    }
+    const float4* qi = reinterpret_cast<const float4*>(q + i * kD);
+#pragma unroll
+    for (int d4 = 0; d4 < kD / 4; ++d4) {
+      const float4 x = qi[d4];
+#pragma unroll
+      for (int c = 0; c < kCols; ++c) {
+        s[c] = fmaf(x.x, kr[c][4 * d4], s[c]);
+        s[c] = fmaf(x.y, kr[c][4 * d4 + 1], s[c]);
+        s[c] = fmaf(x.z, kr[c][4 * d4 + 2], s[c]);
+        s[c] = fmaf(x.w, kr[c][4 * d4 + 3], s[c]);
+      }
+    }
+    float m = -INFINITY;
+#pragma unroll
+    for (int c = 0; c < kCols; ++c)
+      if (lane + 32 * c < N) m = fmaxf(m, s[c]);
+    m = warp_max(m);
+    float sum = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kCols; ++c) {
+      s[c] = lane + 32 * c < N ? expf(s[c] - m) : 0.0f;
+      sum += s[c];
+    }
+    const float inv = 1.0f / warp_sum(sum);
+#pragma unroll
+    for (int c = 0; c < kCols; ++c)
+      if (lane + 32 * c < NR) a[lane + 32 * c] = s[c] * inv;  // zeros past N: the float4 reads below cover NR
+    __syncwarp();
+    const float4* a4 = reinterpret_cast<const float4*>(a);
+    float acc = 0.0f;
+#pragma unroll
+    for (int j4 = 0; j4 < kJ / 4; ++j4) {
+      if (4 * j4 >= N) break;
+      const float4 x = a4[j4];
+      acc = fmaf(x.x, vr[4 * j4], acc);
+      acc = fmaf(x.y, vr[4 * j4 + 1], acc);
+      acc = fmaf(x.z, vr[4 * j4 + 2], acc);
+      acc = fmaf(x.w, vr[4 * j4 + 3], acc);
+    }
+    o[int64_t(pix[i]) * g.C] = acc;
     __syncwarp();  // the row buffer is rewritten by the next row
   }
 }
@@ -155,7 +246,7 @@ __global__ void __launch_bounds__(kBackwardThreads)
   int* pix = reinterpret_cast<int*>(bias + g.table_rows);  // (N)
   const int h = blockIdx.x % g.heads, grp = (blockIdx.x / g.heads) % g.G;
   const int64_t bg = blockIdx.x / g.heads, b = bg / g.G;
-  load_group(g, qkv, table, gout, b, grp, h, pix, q, k, v, go, bias);
+  load_group(g, qkv, table, gout, b, grp, h, pix, q, DS, k, v, go, bias);
 
   for (int i = warp; i < N; i += warps) {
     float* ai = a + i * N;
@@ -231,8 +322,16 @@ cudaError_t allow_shared(Kernel kernel, size_t bytes) {
 
 }  // namespace
 
+// The tiled forward applies: head width 32, at most 64 tokens.
+bool forward_tiled(const geometry& g) { return g.D == kTiledD && g.N <= 64; }
+
 size_t relpos_attention_forward_shared_bytes(const relpos_attention_shape& s) {
   const geometry g = make_geometry(s);
+  if (forward_tiled(g)) {
+    const size_t floats = size_t(g.N) * kTiledD + size_t(kForwardThreads / 32) * tiled_row_floats(g) +
+                          size_t(2) * g.N * (kTiledD + 1) + g.table_rows;
+    return floats * sizeof(float) + size_t(g.N) * sizeof(int);
+  }
   const size_t floats = size_t(3) * g.N * (g.D + 1) + g.table_rows + size_t(kForwardThreads / 32) * g.N;
   return floats * sizeof(float) + size_t(g.N) * sizeof(int);
 }
@@ -254,9 +353,11 @@ cudaError_t relpos_attention_forward(const float* qkv, const float* table, float
   const int64_t blocks = s.B * g.G * g.heads;
   if (blocks <= 0) return cudaSuccess;
   const size_t bytes = relpos_attention_forward_shared_bytes(s);
-  if (cudaError_t e = allow_shared(relpos_attention_forward_kernel, bytes); e != cudaSuccess) return e;
-  cage::launch(relpos_attention_forward_kernel, dim3(unsigned(blocks)), dim3(kForwardThreads), bytes, stream, qkv,
-               table, out, g);
+  auto kernel = !forward_tiled(g) ? relpos_attention_forward_kernel
+                : g.N <= 32      ? relpos_attention_forward_tiled_kernel<1>
+                                 : relpos_attention_forward_tiled_kernel<2>;
+  if (cudaError_t e = allow_shared(kernel, bytes); e != cudaSuccess) return e;
+  cage::launch(kernel, dim3(unsigned(blocks)), dim3(kForwardThreads), bytes, stream, qkv, table, out, g);
   return cudaSuccess;
 }
 

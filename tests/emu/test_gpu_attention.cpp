@@ -2,8 +2,9 @@
 // oracle (kernels/cpu/attention.cpp), through the Tensor-level kernels:: entries: random float32 qkv, table and
 // output gradient made on the CPU, moved to emu, forward and backward dispatched there and compared element-wise with
 // |gpu - cpu| <= atol + rtol * |cpu| (max errors printed). Outputs are pre-filled with NaN so an element a kernel
-// forgets to write fails. Shapes: small odd configurations (P 2-3, head width 4-5, 1-3 heads, square and H != W), the
-// MaxViT-T stage-1 geometry, and a head width whose backward needs the shared-memory opt-in above 48 KB.
+// forgets to write fails. Shapes: small odd configurations (P 2-3, head width 4-5, 1-3 heads, square and H != W), head
+// width 32 with 9, 49 and 64 tokens (the register-tiled forward), the MaxViT-T stage-1 geometry, and a head width
+// whose backward needs the shared-memory opt-in above 48 KB.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -104,18 +105,23 @@ TEST_F(GpuAttention, SmallOddConfigsMatchCpu) {
       {AttentionPartition::grid, 2, 9, 6, 15, 3, 3},
       {AttentionPartition::window, 1, 3, 3, 12, 3, 3},  // one group: H = W = P
       {AttentionPartition::grid, 1, 6, 6, 8, 2, 3},     // D = 4
+      {AttentionPartition::window, 1, 6, 9, 64, 2, 3},  // D = 32, N = 9: the register-tiled forward, one column
+      {AttentionPartition::grid, 2, 9, 6, 64, 2, 3},
+      {AttentionPartition::grid, 1, 8, 16, 32, 1, 8},   // D = 32, N = 64: the tiled forward's widest case
   };
   unsigned seed = 10;
   for (const config& c : cases) run_case(c, seed += 3);
 }
 
-// N = 49 tokens, head width 32: the shapes of MaxViT-T's first stage at 224 x 224 input (28 x 28 feature map).
+// N = 49 tokens, head width 32 (the register-tiled forward, two columns per lane): MaxViT-T's first-stage shapes on
+// a 28 x 28 feature map.
 TEST_F(GpuAttention, MaxvitStageOneGeometryMatchesCpu) {
   run_case({AttentionPartition::window, 1, 28, 28, 64, 2, 7}, 100);
   run_case({AttentionPartition::grid, 1, 28, 28, 64, 2, 7}, 200);
 }
 
-// Head width 64 with P = 7: the backward's tiles take 71 KB of shared memory, above the 48 KB default.
+// Head width 64 with P = 7 (the generic forward): the backward's tiles take 71 KB of shared memory, above the 48 KB
+// default.
 TEST_F(GpuAttention, WideHeadsOptInToLargeSharedMemory) {
   run_case({AttentionPartition::window, 1, 7, 14, 64, 1, 7}, 300);
 }
