@@ -1,8 +1,8 @@
 // Fused relative-position window / grid attention of MaxViT, forward and backward (kernels/cuda/attention.cuh).
 // One block per (batch, group, head), head fastest (the heads of a group read neighbouring bytes of the same pixels).
 // The block gathers its N = P*P tokens straight from the NHWC qkv tensor through the partition map of
-// kernels/attention.h (no partition copies), keeps Q, K' = scale * K and V of its head in shared memory (rows padded
-// to D + 1 floats: a warp reading 32 different rows of K' then hits 32 different banks) and the head's column of the
+// kernels/attention.h (no partition copies), keeps Q, K' = scale * K and V of its head in shared memory (K', V rows
+// padded to D + 1 floats: a warp reading 32 different rows then hits 32 different banks) and the head's column of the
 // bias table (the bias is gathered by relative position, never expanded to N x N).
 //   forward:  a warp per query row i: lane j forms S_ij = bias_ij + q_i . k'_j (accumulated onto the bias, the
 //             CPU oracle's order), the row's max and sum are warp shuffles, the probabilities go to a per-warp row
@@ -13,79 +13,16 @@
 //             table row sums the block's dS by relative position into its own slice of a scratch buffer. A second
 //             kernel sums those partial tables over (batch, group) in a fixed order (a warp per table entry, double
 //             accumulation): gtable is deterministic, no float atomics.
-// Shared memory, N = 49, D = 32: forward 21,060 bytes, backward 45,952, under the 48 KB default; larger configurations
-// opt in to the device's maximum through cudaFuncSetAttribute.
-// Versions: one, float32. The CPU oracle is kernels/cpu/attention.cpp.
-#include <cmath>
-
-#include "kernels/cuda/attention.cuh"
-#include "kernels/cuda/portable.cuh"
-#include "kernels/cuda/warp_reduce.cuh"
+// Versions, float32: these generic kernels (any head width and P), and for head width 32 with N <= 64 (MaxViT) the
+// register-tiled twins of kernels/cuda/attention_tiled.cu. Shared memory for N = 49, D = 32 (tiled): forward 20,912
+// bytes, backward 46,736, under the 48 KB default; larger configurations opt in to the device's maximum through
+// cudaFuncSetAttribute. The CPU oracle is kernels/cpu/attention.cpp.
+#include "kernels/cuda/attention_common.cuh"
 
 namespace cage::CAGE_GPU_NAMESPACE {
 namespace {
 
-constexpr int kForwardThreads = 128;
-constexpr int kBackwardThreads = 256;
-constexpr int kReduceThreads = 128;
-constexpr size_t kDefaultSharedLimit = 48 * 1024;
-
-// The launch geometry in 32-bit fields (every per-image index fits; batch offsets are formed in 64 bits).
-struct geometry {
-  int H, W, C, heads, D, P, N, G, span, table_rows;  // span = 2P - 1, table_rows = span^2
-  int grid;                                          // 0: window, 1: grid
-  float scale;
-};
-
-geometry make_geometry(const relpos_attention_shape& s) {
-  geometry g;
-  g.H = int(s.H);
-  g.W = int(s.W);
-  g.C = int(s.C);
-  g.heads = int(s.heads);
-  g.D = int(s.C / s.heads);
-  g.P = int(s.P);
-  g.N = g.P * g.P;
-  g.G = int((s.H / s.P) * (s.W / s.P));
-  g.span = 2 * g.P - 1;
-  g.table_rows = g.span * g.span;
-  g.grid = s.grid ? 1 : 0;
-  g.scale = s.scale;
-  return g;
-}
-
-// kernels/attention.h relpos_attention_pixel: pixel (y * W + x) of token t of group grp.
-__device__ __forceinline__ int token_pixel(const geometry& g, int grp, int t) {
-  const int ph = g.H / g.P, pw = g.W / g.P;
-  if (!g.grid) return ((grp / pw) * g.P + t / g.P) * g.W + (grp % pw) * g.P + t % g.P;
-  return ((t / g.P) * ph + grp / pw) * g.W + (t % g.P) * pw + grp % pw;
-}
-
-// Row of the bias table for tokens i (at yi, xi) and j.
-__device__ __forceinline__ int bias_row(const geometry& g, int yi, int xi, int j) {
-  return (yi - j / g.P + g.P - 1) * g.span + (xi - j % g.P + g.P - 1);
-}
-
-// The block's (batch, group, head) and its token pixels, Q, K' = scale * K, V (and dO) rows, the head's bias column.
-// k, v, go: (N, D + 1) tiles; q: (N, qs); pix: (N).
-__device__ void load_group(const geometry& g, const float* qkv, const float* table, const float* gout, int64_t b,
-                           int grp, int h, int* pix, float* q, int qs, float* k, float* v, float* go, float* bias) {
-  const int DS = g.D + 1;
-  for (int t = threadIdx.x; t < g.N; t += blockDim.x) pix[t] = token_pixel(g, grp, t);
-  for (int e = threadIdx.x; e < g.table_rows; e += blockDim.x) bias[e] = table[int64_t(e) * g.heads + h];
-  __syncthreads();
-  const int64_t hw = int64_t(g.H) * g.W, row = 3 * int64_t(g.C);
-  const float* img = qkv + b * hw * row + int64_t(h) * g.D;
-  for (int e = threadIdx.x; e < g.N * g.D; e += blockDim.x) {
-    const int t = e / g.D, d = e % g.D;  // consecutive threads read consecutive channels of one pixel
-    const float* x = img + pix[t] * row + d;
-    q[t * qs + d] = x[0];
-    k[t * DS + d] = x[g.C] * g.scale;  // torchvision scales k, not the logits; so does the CPU oracle
-    v[t * DS + d] = x[2 * g.C];
-    if (go) go[t * DS + d] = gout[(b * hw + pix[t]) * g.C + int64_t(h) * g.D + d];
-  }
-  __syncthreads();
-}
+using namespace attention_detail;
 
 // Row i of S = Q K'^T + bias into s[0..N) (lane j owns s[j]), then softmax in place. Returns nothing: every lane's
 // own entries hold A_ij. All 32 lanes of the warp must call.
@@ -136,97 +73,6 @@ __global__ void __launch_bounds__(kForwardThreads)
       for (int j = 0; j < g.N; ++j) acc = fmaf(a[j], v[j * DS + d], acc);
       o[int64_t(pix[i]) * g.C + d] = acc;
     }
-    __syncwarp();  // the row buffer is rewritten by the next row
-  }
-}
-
-// The forward for head width 32 and N <= 32 * kCols tokens (MaxViT: N = 49, kCols = 2). The generic kernel
-// reads two shared-memory operands per FMA (bound by shared-memory bandwidth at about 1/8 of the FMA rate); here
-// lane j keeps its key rows k'_j and lane d its value column V_:d in registers, and the broadcast query row and
-// probability row are read four floats per load, so shared loads fall to 1/8 (logits) and 1/4 (AV) per FMA.
-// Same summation order as the generic kernel and the CPU oracle.
-constexpr int kTiledD = 32;
-
-__host__ __device__ inline int tiled_row_floats(const geometry& g) { return (g.N + 3) / 4 * 4; }  // N in float4s
-
-template <int kCols>
-__global__ void __launch_bounds__(kForwardThreads)
-    relpos_attention_forward_tiled_kernel(const float* qkv, const float* table, float* out, geometry g) {
-  CAGE_DYNAMIC_SHARED(float, smem);
-  constexpr int kD = kTiledD, kJ = 32 * kCols;
-  const int DS = kD + 1, N = g.N, NR = tiled_row_floats(g), warps = blockDim.x / 32, warp = threadIdx.x / 32,
-            lane = threadIdx.x % 32;
-  float* q = smem;                     // (N, 32): rows 16-byte aligned for float4 broadcasts
-  float* rows = q + N * kD;            // (warps, NR): one probability row per warp, zero-padded to NR
-  float* k = rows + warps * NR;        // (N, 33), scaled
-  float* v = k + N * DS;               // (N, 33)
-  float* bias = v + N * DS;            // ((2P-1)^2)
-  int* pix = reinterpret_cast<int*>(bias + g.table_rows);  // (N)
-  const int h = blockIdx.x % g.heads, grp = (blockIdx.x / g.heads) % g.G;
-  const int64_t b = blockIdx.x / g.heads / g.G;
-  load_group(g, qkv, table, nullptr, b, grp, h, pix, q, kD, k, v, nullptr, bias);
-
-  float kr[kCols][kD];  // k'_j, j = lane + 32 c (zero past N)
-  float vr[kJ];         // V_jd, d = lane (zero past N)
-#pragma unroll
-  for (int c = 0; c < kCols; ++c) {
-    const int j = lane + 32 * c;
-#pragma unroll
-    for (int d = 0; d < kD; ++d) kr[c][d] = j < N ? k[j * DS + d] : 0.0f;
-  }
-#pragma unroll
-  for (int j = 0; j < kJ; ++j) vr[j] = j < N ? v[j * DS + lane] : 0.0f;
-
-  float* a = rows + warp * NR;
-  float* o = out + b * int64_t(g.H) * g.W * g.C + int64_t(h) * kD + lane;
-  for (int i = warp; i < N; i += warps) {
-    const int yi = i / g.P, xi = i % g.P;
-    float s[kCols];
-#pragma unroll
-    for (int c = 0; c < kCols; ++c) {
-      const int j = lane + 32 * c;
-      s[c] = j < N ? bias[bias_row(g, yi, xi, j)] : 0.0f;
-    }
-    const float4* qi = reinterpret_cast<const float4*>(q + i * kD);
-#pragma unroll
-    for (int d4 = 0; d4 < kD / 4; ++d4) {
-      const float4 x = qi[d4];
-#pragma unroll
-      for (int c = 0; c < kCols; ++c) {
-        s[c] = fmaf(x.x, kr[c][4 * d4], s[c]);
-        s[c] = fmaf(x.y, kr[c][4 * d4 + 1], s[c]);
-        s[c] = fmaf(x.z, kr[c][4 * d4 + 2], s[c]);
-        s[c] = fmaf(x.w, kr[c][4 * d4 + 3], s[c]);
-      }
-    }
-    float m = -INFINITY;
-#pragma unroll
-    for (int c = 0; c < kCols; ++c)
-      if (lane + 32 * c < N) m = fmaxf(m, s[c]);
-    m = warp_max(m);
-    float sum = 0.0f;
-#pragma unroll
-    for (int c = 0; c < kCols; ++c) {
-      s[c] = lane + 32 * c < N ? expf(s[c] - m) : 0.0f;
-      sum += s[c];
-    }
-    const float inv = 1.0f / warp_sum(sum);
-#pragma unroll
-    for (int c = 0; c < kCols; ++c)
-      if (lane + 32 * c < NR) a[lane + 32 * c] = s[c] * inv;  // zeros past N: the float4 reads below cover NR
-    __syncwarp();
-    const float4* a4 = reinterpret_cast<const float4*>(a);
-    float acc = 0.0f;
-#pragma unroll
-    for (int j4 = 0; j4 < kJ / 4; ++j4) {
-      if (4 * j4 >= N) break;
-      const float4 x = a4[j4];
-      acc = fmaf(x.x, vr[4 * j4], acc);
-      acc = fmaf(x.y, vr[4 * j4 + 1], acc);
-      acc = fmaf(x.z, vr[4 * j4 + 2], acc);
-      acc = fmaf(x.w, vr[4 * j4 + 3], acc);
-    }
-    o[int64_t(pix[i]) * g.C] = acc;
     __syncwarp();  // the row buffer is rewritten by the next row
   }
 }
@@ -285,19 +131,7 @@ __global__ void __launch_bounds__(kBackwardThreads)
     }
   }
 
-  if (partial) {
-    // Table row r = (dy + P - 1) * span + (dx + P - 1) collects dS_ij over the pairs with yi - yj = dy, xi - xj = dx.
-    float* part = partial + bg * int64_t(g.table_rows) * g.heads + h;  // (table_rows, heads) of this (b, group)
-    for (int r = threadIdx.x; r < g.table_rows; r += blockDim.x) {
-      const int dy = r / g.span - (g.P - 1), dx = r % g.span - (g.P - 1);
-      const int y0 = dy > 0 ? dy : 0, y1 = dy < 0 ? g.P + dy : g.P;
-      const int x0 = dx > 0 ? dx : 0, x1 = dx < 0 ? g.P + dx : g.P;
-      float sum = 0.0f;
-      for (int yi = y0; yi < y1; ++yi)
-        for (int xi = x0; xi < x1; ++xi) sum += ds[(yi * g.P + xi) * N + (yi - dy) * g.P + (xi - dx)];
-      part[int64_t(r) * g.heads] = sum;
-    }
-  }
+  if (partial) table_partial(g, ds, N, 1, partial, bg, h);
 }
 
 // gtable[e] = sum over the `count` partial tables of entry e, a warp per entry: lanes take fixed strides and the
@@ -313,31 +147,20 @@ __global__ void __launch_bounds__(kReduceThreads)
   if (lane == 0) gtable[e] = float(s);
 }
 
-// Opts the kernel in to `bytes` of dynamic shared memory when that is above the default limit.
-template <typename Kernel>
-cudaError_t allow_shared(Kernel kernel, size_t bytes) {
-  if (bytes <= kDefaultSharedLimit) return cudaSuccess;
-  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
-}
-
 }  // namespace
 
-// The tiled forward applies: head width 32, at most 64 tokens.
-bool forward_tiled(const geometry& g) { return g.D == kTiledD && g.N <= 64; }
-
 size_t relpos_attention_forward_shared_bytes(const relpos_attention_shape& s) {
+  using namespace attention_detail;
   const geometry g = make_geometry(s);
-  if (forward_tiled(g)) {
-    const size_t floats = size_t(g.N) * kTiledD + size_t(kForwardThreads / 32) * tiled_row_floats(g) +
-                          size_t(2) * g.N * (kTiledD + 1) + g.table_rows;
-    return floats * sizeof(float) + size_t(g.N) * sizeof(int);
-  }
+  if (use_tiled(g)) return tiled_forward_shared_bytes(g);
   const size_t floats = size_t(3) * g.N * (g.D + 1) + g.table_rows + size_t(kForwardThreads / 32) * g.N;
   return floats * sizeof(float) + size_t(g.N) * sizeof(int);
 }
 
 size_t relpos_attention_backward_shared_bytes(const relpos_attention_shape& s) {
+  using namespace attention_detail;
   const geometry g = make_geometry(s);
+  if (use_tiled(g)) return tiled_backward_shared_bytes(g);
   const size_t floats = size_t(4) * g.N * (g.D + 1) + size_t(2) * g.N * g.N + g.table_rows;
   return floats * sizeof(float) + size_t(g.N) * sizeof(int);
 }
@@ -349,29 +172,34 @@ int64_t relpos_attention_backward_scratch(const relpos_attention_shape& s) {
 
 cudaError_t relpos_attention_forward(const float* qkv, const float* table, float* out, const relpos_attention_shape& s,
                                      cudaStream_t stream) {
+  using namespace attention_detail;
   const geometry g = make_geometry(s);
   const int64_t blocks = s.B * g.G * g.heads;
   if (blocks <= 0) return cudaSuccess;
+  if (use_tiled(g)) return tiled_forward(qkv, table, out, g, blocks, stream);
   const size_t bytes = relpos_attention_forward_shared_bytes(s);
-  auto kernel = !forward_tiled(g) ? relpos_attention_forward_kernel
-                : g.N <= 32      ? relpos_attention_forward_tiled_kernel<1>
-                                 : relpos_attention_forward_tiled_kernel<2>;
-  if (cudaError_t e = allow_shared(kernel, bytes); e != cudaSuccess) return e;
-  cage::launch(kernel, dim3(unsigned(blocks)), dim3(kForwardThreads), bytes, stream, qkv, table, out, g);
+  if (cudaError_t e = allow_shared(relpos_attention_forward_kernel, bytes); e != cudaSuccess) return e;
+  cage::launch(relpos_attention_forward_kernel, dim3(unsigned(blocks)), dim3(kForwardThreads), bytes, stream, qkv,
+               table, out, g);
   return cudaSuccess;
 }
 
 cudaError_t relpos_attention_backward(const float* qkv, const float* table, const float* gout, float* gqkv,
                                       float* gtable, float* scratch, const relpos_attention_shape& s,
                                       cudaStream_t stream) {
+  using namespace attention_detail;
   const geometry g = make_geometry(s);
   const int64_t groups = s.B * g.G, blocks = groups * g.heads;
   if ((!gqkv && !gtable) || blocks <= 0) return cudaSuccess;
-  const size_t bytes = relpos_attention_backward_shared_bytes(s);
-  if (cudaError_t e = allow_shared(relpos_attention_backward_kernel, bytes); e != cudaSuccess) return e;
   float* partial = gtable ? scratch : nullptr;
-  cage::launch(relpos_attention_backward_kernel, dim3(unsigned(blocks)), dim3(kBackwardThreads), bytes, stream, qkv,
-               table, gout, gqkv, partial, g);
+  if (use_tiled(g)) {
+    if (cudaError_t e = tiled_backward(qkv, table, gout, gqkv, partial, g, blocks, stream); e != cudaSuccess) return e;
+  } else {
+    const size_t bytes = relpos_attention_backward_shared_bytes(s);
+    if (cudaError_t e = allow_shared(relpos_attention_backward_kernel, bytes); e != cudaSuccess) return e;
+    cage::launch(relpos_attention_backward_kernel, dim3(unsigned(blocks)), dim3(kBackwardThreads), bytes, stream, qkv,
+                 table, gout, gqkv, partial, g);
+  }
   if (gtable) {
     const int64_t entries = int64_t(g.table_rows) * g.heads;
     const unsigned reduce_blocks = unsigned((entries + kReduceThreads / 32 - 1) / (kReduceThreads / 32));
