@@ -27,8 +27,8 @@ using cage::Tensor;
 using cage::kernels::AttentionPartition;
 using cage::kernels::RelposAttentionParams;
 
-// Measured max |err| over these cases: see the printed values; tolerances leave ~10x room.
-constexpr double kAtol = 2e-6, kRtol = 1e-5;        // out, gqkv
+// Measured max |err| over these cases (inputs of magnitude ~1): out and gqkv 4.8e-7, gtable 1.5e-6.
+constexpr double kAtol = 2e-6, kRtol = 1e-5;            // out, gqkv
 constexpr double kTableAtol = 1e-5, kTableRtol = 1e-5;  // gtable: sums of dS over every group
 
 Tensor random_cpu(const cage::Shape& shape, float lo, float hi, unsigned seed) {
@@ -108,6 +108,7 @@ TEST_F(GpuAttention, SmallOddConfigsMatchCpu) {
       {AttentionPartition::window, 1, 6, 9, 64, 2, 3},  // D = 32, N = 9: the register-tiled forward, one column
       {AttentionPartition::grid, 2, 9, 6, 64, 2, 3},
       {AttentionPartition::grid, 1, 8, 16, 32, 1, 8},   // D = 32, N = 64: the tiled forward's widest case
+      {AttentionPartition::grid, 2, 12, 14, 6, 2, 2},  // 84 (batch, group) partial tables: several per lane
   };
   unsigned seed = 10;
   for (const config& c : cases) run_case(c, seed += 3);
