@@ -8,11 +8,9 @@
 namespace cage::CAGE_GPU_NAMESPACE::attention_detail {
 namespace {
 
-// The forward for head width 32 and N <= 32 * kCols tokens (MaxViT: N = 49, kCols = 2). The generic kernel
-// reads two shared-memory operands per FMA (bound by shared-memory bandwidth at about 1/8 of the FMA rate); here
-// lane j keeps its key rows k'_j and lane d its value column V_:d in registers, and the broadcast query row and
-// probability row are read four floats per load, so shared loads fall to 1/8 (logits) and 1/4 (AV) per FMA.
-// Same summation order as the generic kernel and the CPU oracle.
+// Forward: lane j keeps its key rows k'_j and lane d its value column V_:d in registers; the broadcast query row and
+// probability row are read four floats per load, so shared loads fall to 1/8 (logits, kCols = 2) and 1/4 (AV) per
+// FMA. 163-168 registers for kCols = 2 (three 128-thread blocks per SM by registers), no spills.
 template <int kCols>
 __global__ void __launch_bounds__(kForwardThreads)
     relpos_attention_forward_tiled_kernel(const float* qkv, const float* table, float* out, geometry g) {
