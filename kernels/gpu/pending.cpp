@@ -27,12 +27,4 @@ void depthwise_conv2d_backward(const kernels::Conv2dShape&, const Tensor&, const
   pending("depthwise_conv2d_backward");
 }
 
-void relpos_attention_forward(const Tensor&, const Tensor&, const kernels::RelposAttentionParams&, const Tensor&) {
-  pending("relpos_attention_forward");
-}
-void relpos_attention_backward(const Tensor&, const Tensor&, const Tensor&, const kernels::RelposAttentionParams&,
-                               const Tensor&, const Tensor&) {
-  pending("relpos_attention_backward");
-}
-
 }  // namespace cage::CAGE_GPU_NAMESPACE
