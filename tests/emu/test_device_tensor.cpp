@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/device.h"
+#include "kernels/emu/emu.h"
 #include "kernels/elementwise.h"
 #include "nn/functional.h"
 
@@ -104,6 +105,25 @@ TEST_F(DeviceTensor, MixingDevicesInOneOpIsAnError) {
   Tensor c = Tensor::zeros({3});
   EXPECT_THROW(cage::kernels::unary_forward(cage::kernels::Unary::relu, a, c), cage::Error);
   EXPECT_NO_THROW(cage::kernels::unary_forward(cage::kernels::Unary::relu, a, b));
+}
+
+// The caching allocator behind device storages: a freed block is handed out again for the same size class without a
+// new cudaMalloc, and release_cached() gives cached blocks back to the device.
+TEST_F(DeviceTensor, CachingAllocatorReusesFreedBlocks) {
+  cage::Allocator& a = cage::allocator_for(Device::emu);
+  a.release_cached();
+  const size_t base = cage::emu::device_bytes_in_use();
+  void* p = a.allocate(3000);
+  const size_t live = cage::emu::device_bytes_in_use();
+  EXPECT_GE(live, base + 3000);
+  a.deallocate(p, 3000);
+  EXPECT_EQ(cage::emu::device_bytes_in_use(), live);  // cached, not freed
+  void* q = a.allocate(2900);  // same 512-byte size class
+  EXPECT_EQ(q, p);
+  EXPECT_EQ(cage::emu::device_bytes_in_use(), live);
+  a.deallocate(q, 2900);
+  a.release_cached();
+  EXPECT_EQ(cage::emu::device_bytes_in_use(), base);
 }
 
 TEST(DeviceSelection, CudaWithoutAGpuSaysSoAndRunsOnTheCpu) {
