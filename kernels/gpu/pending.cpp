@@ -14,29 +14,12 @@ Tensor sum_to(const Tensor&, const Shape&) { pending("sum_to"); }
 void scale(const Tensor&, double, const Tensor&) { pending("scale"); }
 double sum_all(const Tensor&) { pending("sum_all"); }
 
-void batch_norm_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, double,
-                        double, const Tensor&, const Tensor&, const Tensor&) {
-  pending("batch_norm_forward");
-}
-void batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool,
-                         const Tensor&, const Tensor&, const Tensor&) {
-  pending("batch_norm_backward");
-}
-
 void conv2d_forward(const kernels::Conv2dShape&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   pending("conv2d_forward");
 }
 void conv2d_backward(const kernels::Conv2dShape&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
                      const Tensor&, const Tensor&) {
   pending("conv2d_backward");
-}
-void depthwise_conv2d_forward(const kernels::Conv2dShape&, const Tensor&, const Tensor&, const Tensor&,
-                              const Tensor&) {
-  pending("depthwise_conv2d_forward");
-}
-void depthwise_conv2d_backward(const kernels::Conv2dShape&, const Tensor&, const Tensor&, const Tensor&,
-                               const Tensor&, const Tensor&) {
-  pending("depthwise_conv2d_backward");
 }
 
 void avg_pool2d_forward(const kernels::Pool2dShape&, const Tensor&, const Tensor&) { pending("avg_pool2d_forward"); }

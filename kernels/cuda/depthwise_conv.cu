@@ -1,0 +1,230 @@
+// Depthwise 2-D convolution (one KH x KW filter per channel), NHWC float32, any kernel size, stride and padding.
+//   forward:  y[n,oh,ow,c] = b[c] + sum_{kh,kw} x[n, oh*s - p + kh, ow*s - p + kw, c] * w[kh,kw,c]
+//   fused:    y = gelu((conv + b) * scale + shift)   (inference: an eval BatchNorm folded into scale/shift)
+//   backward: gx[n,ih,iw,c] = sum over the taps that reach (ih, iw) of gy * w   (a gather: no atomics)
+//             gw[kh,kw,c]   = sum over (n, oh, ow) of gy * x at the tap's input pixel
+// Versions: forward and gx give each thread VEC consecutive channels of one pixel (VEC = 4 with float4 loads when
+// C % 4 == 0, else 1), so a warp reads contiguous channels of a pixel: coalesced over C. gw is a deterministic
+// two-level column reduction: a (32, 8) block owns 32 channels of one chunk of output pixels (each thread sums
+// every 8th pixel in float, 8 partials added in a fixed order in shared memory), then a thread per (tap, channel)
+// adds the chunks in float64 in order. 3x3 filters keep all 9 taps in registers (one read of gy per pixel); other
+// sizes use one tap per blockIdx.z. The CPU oracle is kernels/cpu/depthwise.cpp.
+#include "kernels/cuda/portable.cuh"
+#include "kernels/cuda/depthwise_conv.cuh"
+
+namespace cage::CAGE_GPU_NAMESPACE {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocks = 8192;
+constexpr int kCols = 32;
+constexpr int kRowGroups = 8;
+constexpr int64_t kMinPixelsPerChunk = 256;
+constexpr int64_t kMaxChunks = 512;
+
+template <int VEC>
+struct vec_io;
+template <>
+struct vec_io<1> {
+  __device__ __forceinline__ static void load(const float* p, float* v) { v[0] = p[0]; }
+  __device__ __forceinline__ static void store(float* p, const float* v) { p[0] = v[0]; }
+};
+template <>
+struct vec_io<4> {
+  __device__ __forceinline__ static void load(const float* p, float* v) {
+    const float4 q = *reinterpret_cast<const float4*>(p);
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+  }
+  __device__ __forceinline__ static void store(float* p, const float* v) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  }
+};
+
+__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+template <int VEC, bool FUSED>
+__global__ void depthwise_forward_kernel(depthwise_shape s, const float* x, const float* w, const float* b,
+                                         const float* scale, const float* shift, float* y) {
+  const int64_t CV = s.C / VEC;
+  const int64_t total = s.N * s.Ho * s.Wo * CV;
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int64_t c = (i % CV) * VEC;
+    int64_t pix = i / CV;
+    const int64_t ow = pix % s.Wo;
+    pix /= s.Wo;
+    const int64_t oh = pix % s.Ho, n = pix / s.Ho;
+    float acc[VEC], xv[VEC], wv[VEC];
+    if (b)
+      vec_io<VEC>::load(b + c, acc);
+    else
+      for (int v = 0; v < VEC; ++v) acc[v] = 0.0f;
+    for (int64_t kh = 0; kh < s.KH; ++kh) {
+      const int64_t ih = oh * s.stride - s.padding + kh;
+      if (ih < 0 || ih >= s.H) continue;
+      for (int64_t kw = 0; kw < s.KW; ++kw) {
+        const int64_t iw = ow * s.stride - s.padding + kw;
+        if (iw < 0 || iw >= s.W) continue;
+        vec_io<VEC>::load(x + ((n * s.H + ih) * s.W + iw) * s.C + c, xv);
+        vec_io<VEC>::load(w + (kh * s.KW + kw) * s.C + c, wv);
+        for (int v = 0; v < VEC; ++v) acc[v] += xv[v] * wv[v];
+      }
+    }
+    if (FUSED) {
+      vec_io<VEC>::load(scale + c, xv);
+      vec_io<VEC>::load(shift + c, wv);
+      for (int v = 0; v < VEC; ++v) acc[v] = gelu(acc[v] * xv[v] + wv[v]);
+    }
+    vec_io<VEC>::store(y + i * VEC, acc);
+  }
+}
+
+template <int VEC>
+__global__ void depthwise_backward_input_kernel(depthwise_shape s, const float* w, const float* gy, float* gx) {
+  const int64_t CV = s.C / VEC;
+  const int64_t total = s.N * s.H * s.W * CV;
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int64_t c = (i % CV) * VEC;
+    int64_t pix = i / CV;
+    const int64_t iw = pix % s.W;
+    pix /= s.W;
+    const int64_t ih = pix % s.H, n = pix / s.H;
+    float acc[VEC], gv[VEC], wv[VEC];
+    for (int v = 0; v < VEC; ++v) acc[v] = 0.0f;
+    for (int64_t kh = 0; kh < s.KH; ++kh) {
+      const int64_t th = ih + s.padding - kh;  // = oh * stride
+      if (th < 0 || th % s.stride) continue;
+      const int64_t oh = th / s.stride;
+      if (oh >= s.Ho) continue;
+      for (int64_t kw = 0; kw < s.KW; ++kw) {
+        const int64_t tw = iw + s.padding - kw;
+        if (tw < 0 || tw % s.stride) continue;
+        const int64_t ow = tw / s.stride;
+        if (ow >= s.Wo) continue;
+        vec_io<VEC>::load(gy + ((n * s.Ho + oh) * s.Wo + ow) * s.C + c, gv);
+        vec_io<VEC>::load(w + (kh * s.KW + kw) * s.C + c, wv);
+        for (int v = 0; v < VEC; ++v) acc[v] += gv[v] * wv[v];
+      }
+    }
+    vec_io<VEC>::store(gx + i * VEC, acc);
+  }
+}
+
+// partial (chunks, KH*KW, C) floats. TAPS = 9: a 3x3 filter, every tap in registers; TAPS = 1: the tap
+// blockIdx.z of any filter.
+template <int TAPS>
+__global__ void depthwise_backward_weight_partial_kernel(depthwise_shape s, const float* x, const float* gy,
+                                                         float* partial, int64_t pixels_per_chunk) {
+  __shared__ float part[kRowGroups][kCols];
+  const int64_t c = int64_t(blockIdx.x) * kCols + threadIdx.x;
+  const int64_t taps = s.KH * s.KW;
+  const int64_t tap0 = TAPS == 1 ? int64_t(blockIdx.z) : 0;
+  const int64_t P = s.N * s.Ho * s.Wo;
+  const int64_t p0 = int64_t(blockIdx.y) * pixels_per_chunk;
+  const int64_t p1 = p0 + pixels_per_chunk < P ? p0 + pixels_per_chunk : P;
+  float acc[TAPS];
+  for (int t = 0; t < TAPS; ++t) acc[t] = 0.0f;
+  if (c < s.C) {
+    for (int64_t p = p0 + threadIdx.y; p < p1; p += kRowGroups) {
+      const int64_t ow = p % s.Wo, oh = (p / s.Wo) % s.Ho, n = p / (s.Wo * s.Ho);
+      const float g = gy[p * s.C + c];
+#pragma unroll
+      for (int t = 0; t < TAPS; ++t) {
+        const int64_t tap = tap0 + t;
+        const int64_t kh = TAPS == 9 ? t / 3 : tap / s.KW, kw = TAPS == 9 ? t % 3 : tap % s.KW;
+        const int64_t ih = oh * s.stride - s.padding + kh, iw = ow * s.stride - s.padding + kw;
+        if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W) acc[t] += g * x[((n * s.H + ih) * s.W + iw) * s.C + c];
+      }
+    }
+  }
+  for (int t = 0; t < TAPS; ++t) {
+    part[threadIdx.y][threadIdx.x] = acc[t];
+    __syncthreads();
+    if (threadIdx.y == 0 && c < s.C) {
+      float v = acc[t];
+      for (int k = 1; k < kRowGroups; ++k) v += part[k][threadIdx.x];
+      partial[(int64_t(blockIdx.y) * taps + tap0 + t) * s.C + c] = v;
+    }
+    __syncthreads();  // part is rewritten by the next tap
+  }
+}
+
+// A thread per (tap, channel): the chunks in order, in float64.
+__global__ void depthwise_backward_weight_finalize_kernel(const float* partial, int64_t chunks, int64_t taps_c,
+                                                          float* gw) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= taps_c) return;
+  double acc = 0.0;
+  for (int64_t k = 0; k < chunks; ++k) acc += partial[k * taps_c + i];
+  gw[i] = float(acc);
+}
+
+unsigned blocks_for(int64_t n) {
+  const int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < 1 ? 1 : (b < kMaxBlocks ? b : kMaxBlocks));
+}
+
+int64_t chunk_count(const depthwise_shape& s) {
+  const int64_t P = s.N * s.Ho * s.Wo;
+  const int64_t c = (P + kMinPixelsPerChunk - 1) / kMinPixelsPerChunk;
+  return c < 1 ? 1 : (c > kMaxChunks ? kMaxChunks : c);
+}
+
+template <bool FUSED>
+void forward(const depthwise_shape& s, const float* x, const float* w, const float* b, const float* scale,
+             const float* shift, float* y, cudaStream_t stream) {
+  const int64_t outputs = s.N * s.Ho * s.Wo * s.C;
+  if (outputs <= 0) return;
+  if (s.C % 4 == 0)
+    cage::launch(depthwise_forward_kernel<4, FUSED>, dim3(blocks_for(outputs / 4)), dim3(kThreads), 0, stream, s, x,
+                 w, b, scale, shift, y);
+  else
+    cage::launch(depthwise_forward_kernel<1, FUSED>, dim3(blocks_for(outputs)), dim3(kThreads), 0, stream, s, x, w,
+                 b, scale, shift, y);
+}
+
+}  // namespace
+
+void depthwise_conv2d_forward(const depthwise_shape& s, const float* x, const float* w, const float* b, float* y,
+                              cudaStream_t stream) {
+  forward<false>(s, x, w, b, nullptr, nullptr, y, stream);
+}
+
+void depthwise_conv2d_bn_gelu_forward(const depthwise_shape& s, const float* x, const float* w, const float* b,
+                                      const float* scale, const float* shift, float* y, cudaStream_t stream) {
+  forward<true>(s, x, w, b, scale, shift, y, stream);
+}
+
+int64_t depthwise_conv2d_scratch_floats(const depthwise_shape& s) { return chunk_count(s) * s.KH * s.KW * s.C; }
+
+void depthwise_conv2d_backward(const depthwise_shape& s, const float* x, const float* w, const float* gy, float* gx,
+                               float* gw, float* scratch, cudaStream_t stream) {
+  if (s.C <= 0) return;
+  const int64_t inputs = s.N * s.H * s.W * s.C;
+  if (gx && inputs > 0) {
+    if (s.C % 4 == 0)
+      cage::launch(depthwise_backward_input_kernel<4>, dim3(blocks_for(inputs / 4)), dim3(kThreads), 0, stream, s, w,
+                   gy, gx);
+    else
+      cage::launch(depthwise_backward_input_kernel<1>, dim3(blocks_for(inputs)), dim3(kThreads), 0, stream, s, w, gy,
+                   gx);
+  }
+  if (!gw) return;
+  const int64_t taps = s.KH * s.KW;
+  const int64_t chunks = chunk_count(s);
+  const int64_t P = s.N * s.Ho * s.Wo;
+  const int64_t pixels_per_chunk = (P + chunks - 1) / chunks;
+  const unsigned col_blocks = static_cast<unsigned>((s.C + kCols - 1) / kCols);
+  if (s.KH == 3 && s.KW == 3)
+    cage::launch(depthwise_backward_weight_partial_kernel<9>, dim3(col_blocks, static_cast<unsigned>(chunks), 1),
+                 dim3(kCols, kRowGroups), 0, stream, s, x, gy, scratch, pixels_per_chunk);
+  else
+    cage::launch(depthwise_backward_weight_partial_kernel<1>,
+                 dim3(col_blocks, static_cast<unsigned>(chunks), static_cast<unsigned>(taps)),
+                 dim3(kCols, kRowGroups), 0, stream, s, x, gy, scratch, pixels_per_chunk);
+  cage::launch(depthwise_backward_weight_finalize_kernel, dim3(static_cast<unsigned>((taps * s.C + 255) / 256)),
+               dim3(256), 0, stream, static_cast<const float*>(scratch), chunks, taps * s.C, gw);
+}
+
+}  // namespace cage::CAGE_GPU_NAMESPACE
