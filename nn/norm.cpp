@@ -14,7 +14,7 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias
                " channels");
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  Tensor mean = Tensor::empty({C}, DType::f64), invstd = Tensor::empty({C}, DType::f64);
+  Tensor mean = Tensor::empty({C}, DType::f64, x.device()), invstd = Tensor::empty({C}, DType::f64, x.device());
   {
     NoGradGuard no_grad;  // running statistics are buffers, never part of the graph
     kernels::batch_norm_forward(x, weight.defined() ? weight.detach().contiguous() : Tensor(),
@@ -26,9 +26,9 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias
   bool gx = x.requires_grad();
   std::vector<Tensor> inputs{x, weight, bias};
   return record(y, "batch_norm2d", inputs, [=](const Tensor& g) {
-    Tensor dx = gx ? Tensor::empty(xd.shape(), xd.dtype()) : Tensor();
-    Tensor dw = gw ? Tensor::empty({C}, xd.dtype()) : Tensor();
-    Tensor db = gb ? Tensor::empty({C}, xd.dtype()) : Tensor();
+    Tensor dx = gx ? Tensor::empty(xd.shape(), xd.dtype(), xd.device()) : Tensor();
+    Tensor dw = gw ? Tensor::empty({C}, xd.dtype(), xd.device()) : Tensor();
+    Tensor db = gb ? Tensor::empty({C}, xd.dtype(), xd.device()) : Tensor();
     kernels::batch_norm_backward(xd, wd, mean, invstd, g.contiguous(), training, dx, dw, db);
     return std::vector<Tensor>{dx, dw, db};
   });

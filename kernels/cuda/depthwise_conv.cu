@@ -42,28 +42,45 @@ struct vec_io<4> {
 
 __device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
-template <int VEC, bool FUSED>
-__global__ void depthwise_forward_kernel(depthwise_shape s, const float* x, const float* w, const float* b,
+// The shape in the kernels' index type: int when every index fits (32-bit division is far cheaper than the 64-bit
+// one, and the index registers halve), int64_t otherwise.
+template <typename I>
+struct dims {
+  I N, H, W, C, KH, KW, stride, padding, Ho, Wo;
+};
+template <typename I>
+dims<I> dims_of(const depthwise_shape& s) {
+  return {I(s.N), I(s.H), I(s.W), I(s.C), I(s.KH), I(s.KW), I(s.stride), I(s.padding), I(s.Ho), I(s.Wo)};
+}
+// Grid-stride loops may step one grid past the end: keep that below 2^31 too.
+bool fits_int(const depthwise_shape& s) {
+  const int64_t limit = (int64_t(1) << 31) - 1 - kMaxBlocks * kThreads;
+  return s.N * s.H * s.W * s.C <= limit && s.N * s.Ho * s.Wo * s.C <= limit &&
+         kMaxChunks * s.KH * s.KW * s.C <= limit;  // the gw partials
+}
+
+template <typename I, int VEC, bool FUSED>
+__global__ void depthwise_forward_kernel(dims<I> s, const float* x, const float* w, const float* b,
                                          const float* scale, const float* shift, float* y) {
-  const int64_t CV = s.C / VEC;
-  const int64_t total = s.N * s.Ho * s.Wo * CV;
-  const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
-    const int64_t c = (i % CV) * VEC;
-    int64_t pix = i / CV;
-    const int64_t ow = pix % s.Wo;
+  const I CV = s.C / VEC;
+  const I total = s.N * s.Ho * s.Wo * CV;
+  const I step = I(gridDim.x) * blockDim.x;
+  for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const I c = (i % CV) * VEC;
+    I pix = i / CV;
+    const I ow = pix % s.Wo;
     pix /= s.Wo;
-    const int64_t oh = pix % s.Ho, n = pix / s.Ho;
+    const I oh = pix % s.Ho, n = pix / s.Ho;
     float acc[VEC], xv[VEC], wv[VEC];
     if (b)
       vec_io<VEC>::load(b + c, acc);
     else
       for (int v = 0; v < VEC; ++v) acc[v] = 0.0f;
-    for (int64_t kh = 0; kh < s.KH; ++kh) {
-      const int64_t ih = oh * s.stride - s.padding + kh;
+    for (I kh = 0; kh < s.KH; ++kh) {
+      const I ih = oh * s.stride - s.padding + kh;
       if (ih < 0 || ih >= s.H) continue;
-      for (int64_t kw = 0; kw < s.KW; ++kw) {
-        const int64_t iw = ow * s.stride - s.padding + kw;
+      for (I kw = 0; kw < s.KW; ++kw) {
+        const I iw = ow * s.stride - s.padding + kw;
         if (iw < 0 || iw >= s.W) continue;
         vec_io<VEC>::load(x + ((n * s.H + ih) * s.W + iw) * s.C + c, xv);
         vec_io<VEC>::load(w + (kh * s.KW + kw) * s.C + c, wv);
@@ -79,28 +96,28 @@ __global__ void depthwise_forward_kernel(depthwise_shape s, const float* x, cons
   }
 }
 
-template <int VEC>
-__global__ void depthwise_backward_input_kernel(depthwise_shape s, const float* w, const float* gy, float* gx) {
-  const int64_t CV = s.C / VEC;
-  const int64_t total = s.N * s.H * s.W * CV;
-  const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
-    const int64_t c = (i % CV) * VEC;
-    int64_t pix = i / CV;
-    const int64_t iw = pix % s.W;
+template <typename I, int VEC>
+__global__ void depthwise_backward_input_kernel(dims<I> s, const float* w, const float* gy, float* gx) {
+  const I CV = s.C / VEC;
+  const I total = s.N * s.H * s.W * CV;
+  const I step = I(gridDim.x) * blockDim.x;
+  for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const I c = (i % CV) * VEC;
+    I pix = i / CV;
+    const I iw = pix % s.W;
     pix /= s.W;
-    const int64_t ih = pix % s.H, n = pix / s.H;
+    const I ih = pix % s.H, n = pix / s.H;
     float acc[VEC], gv[VEC], wv[VEC];
     for (int v = 0; v < VEC; ++v) acc[v] = 0.0f;
-    for (int64_t kh = 0; kh < s.KH; ++kh) {
-      const int64_t th = ih + s.padding - kh;  // = oh * stride
+    for (I kh = 0; kh < s.KH; ++kh) {
+      const I th = ih + s.padding - kh;  // = oh * stride
       if (th < 0 || th % s.stride) continue;
-      const int64_t oh = th / s.stride;
+      const I oh = th / s.stride;
       if (oh >= s.Ho) continue;
-      for (int64_t kw = 0; kw < s.KW; ++kw) {
-        const int64_t tw = iw + s.padding - kw;
+      for (I kw = 0; kw < s.KW; ++kw) {
+        const I tw = iw + s.padding - kw;
         if (tw < 0 || tw % s.stride) continue;
-        const int64_t ow = tw / s.stride;
+        const I ow = tw / s.stride;
         if (ow >= s.Wo) continue;
         vec_io<VEC>::load(gy + ((n * s.Ho + oh) * s.Wo + ow) * s.C + c, gv);
         vec_io<VEC>::load(w + (kh * s.KW + kw) * s.C + c, wv);
@@ -113,27 +130,27 @@ __global__ void depthwise_backward_input_kernel(depthwise_shape s, const float* 
 
 // partial (chunks, KH*KW, C) floats. TAPS = 9: a 3x3 filter, every tap in registers; TAPS = 1: the tap
 // blockIdx.z of any filter.
-template <int TAPS>
-__global__ void depthwise_backward_weight_partial_kernel(depthwise_shape s, const float* x, const float* gy,
-                                                         float* partial, int64_t pixels_per_chunk) {
+template <typename I, int TAPS>
+__global__ void depthwise_backward_weight_partial_kernel(dims<I> s, const float* x, const float* gy,
+                                                         float* partial, I pixels_per_chunk) {
   __shared__ float part[kRowGroups][kCols];
-  const int64_t c = int64_t(blockIdx.x) * kCols + threadIdx.x;
-  const int64_t taps = s.KH * s.KW;
-  const int64_t tap0 = TAPS == 1 ? int64_t(blockIdx.z) : 0;
-  const int64_t P = s.N * s.Ho * s.Wo;
-  const int64_t p0 = int64_t(blockIdx.y) * pixels_per_chunk;
-  const int64_t p1 = p0 + pixels_per_chunk < P ? p0 + pixels_per_chunk : P;
+  const I c = I(blockIdx.x) * kCols + threadIdx.x;
+  const I taps = s.KH * s.KW;
+  const I tap0 = TAPS == 1 ? I(blockIdx.z) : 0;
+  const I P = s.N * s.Ho * s.Wo;
+  const I p0 = I(blockIdx.y) * pixels_per_chunk;
+  const I p1 = p0 + pixels_per_chunk < P ? p0 + pixels_per_chunk : P;
   float acc[TAPS];
   for (int t = 0; t < TAPS; ++t) acc[t] = 0.0f;
   if (c < s.C) {
-    for (int64_t p = p0 + threadIdx.y; p < p1; p += kRowGroups) {
-      const int64_t ow = p % s.Wo, oh = (p / s.Wo) % s.Ho, n = p / (s.Wo * s.Ho);
+    for (I p = p0 + threadIdx.y; p < p1; p += kRowGroups) {
+      const I ow = p % s.Wo, oh = (p / s.Wo) % s.Ho, n = p / (s.Wo * s.Ho);
       const float g = gy[p * s.C + c];
 #pragma unroll
       for (int t = 0; t < TAPS; ++t) {
-        const int64_t tap = tap0 + t;
-        const int64_t kh = TAPS == 9 ? t / 3 : tap / s.KW, kw = TAPS == 9 ? t % 3 : tap % s.KW;
-        const int64_t ih = oh * s.stride - s.padding + kh, iw = ow * s.stride - s.padding + kw;
+        const I tap = tap0 + t;
+        const I kh = TAPS == 9 ? t / 3 : tap / s.KW, kw = TAPS == 9 ? t % 3 : tap % s.KW;
+        const I ih = oh * s.stride - s.padding + kh, iw = ow * s.stride - s.padding + kw;
         if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W) acc[t] += g * x[((n * s.H + ih) * s.W + iw) * s.C + c];
       }
     }
@@ -144,7 +161,7 @@ __global__ void depthwise_backward_weight_partial_kernel(depthwise_shape s, cons
     if (threadIdx.y == 0 && c < s.C) {
       float v = acc[t];
       for (int k = 1; k < kRowGroups; ++k) v += part[k][threadIdx.x];
-      partial[(int64_t(blockIdx.y) * taps + tap0 + t) * s.C + c] = v;
+      partial[(I(blockIdx.y) * taps + tap0 + t) * s.C + c] = v;
     }
     __syncthreads();  // part is rewritten by the next tap
   }
@@ -171,29 +188,69 @@ int64_t chunk_count(const depthwise_shape& s) {
   return c < 1 ? 1 : (c > kMaxChunks ? kMaxChunks : c);
 }
 
-template <bool FUSED>
+template <typename I, bool FUSED>
 void forward(const depthwise_shape& s, const float* x, const float* w, const float* b, const float* scale,
              const float* shift, float* y, cudaStream_t stream) {
   const int64_t outputs = s.N * s.Ho * s.Wo * s.C;
-  if (outputs <= 0) return;
+  const dims<I> d = dims_of<I>(s);
   if (s.C % 4 == 0)
-    cage::launch(depthwise_forward_kernel<4, FUSED>, dim3(blocks_for(outputs / 4)), dim3(kThreads), 0, stream, s, x,
-                 w, b, scale, shift, y);
+    cage::launch(depthwise_forward_kernel<I, 4, FUSED>, dim3(blocks_for(outputs / 4)), dim3(kThreads), 0, stream, d,
+                 x, w, b, scale, shift, y);
   else
-    cage::launch(depthwise_forward_kernel<1, FUSED>, dim3(blocks_for(outputs)), dim3(kThreads), 0, stream, s, x, w,
-                 b, scale, shift, y);
+    cage::launch(depthwise_forward_kernel<I, 1, FUSED>, dim3(blocks_for(outputs)), dim3(kThreads), 0, stream, d, x,
+                 w, b, scale, shift, y);
+}
+
+template <bool FUSED>
+void forward_any(const depthwise_shape& s, const float* x, const float* w, const float* b, const float* scale,
+                 const float* shift, float* y, cudaStream_t stream) {
+  if (s.N * s.Ho * s.Wo * s.C <= 0) return;
+  if (fits_int(s))
+    forward<int, FUSED>(s, x, w, b, scale, shift, y, stream);
+  else
+    forward<int64_t, FUSED>(s, x, w, b, scale, shift, y, stream);
+}
+
+template <typename I>
+void backward(const depthwise_shape& s, const float* x, const float* w, const float* gy, float* gx, float* gw,
+              float* scratch, cudaStream_t stream) {
+  const dims<I> d = dims_of<I>(s);
+  const int64_t inputs = s.N * s.H * s.W * s.C;
+  if (gx && inputs > 0) {
+    if (s.C % 4 == 0)
+      cage::launch(depthwise_backward_input_kernel<I, 4>, dim3(blocks_for(inputs / 4)), dim3(kThreads), 0, stream, d,
+                   w, gy, gx);
+    else
+      cage::launch(depthwise_backward_input_kernel<I, 1>, dim3(blocks_for(inputs)), dim3(kThreads), 0, stream, d, w,
+                   gy, gx);
+  }
+  if (!gw) return;
+  const int64_t taps = s.KH * s.KW;
+  const int64_t chunks = chunk_count(s);
+  const int64_t P = s.N * s.Ho * s.Wo;
+  const I pixels_per_chunk = I((P + chunks - 1) / chunks);
+  const unsigned col_blocks = static_cast<unsigned>((s.C + kCols - 1) / kCols);
+  if (s.KH == 3 && s.KW == 3)
+    cage::launch(depthwise_backward_weight_partial_kernel<I, 9>, dim3(col_blocks, static_cast<unsigned>(chunks), 1),
+                 dim3(kCols, kRowGroups), 0, stream, d, x, gy, scratch, pixels_per_chunk);
+  else
+    cage::launch(depthwise_backward_weight_partial_kernel<I, 1>,
+                 dim3(col_blocks, static_cast<unsigned>(chunks), static_cast<unsigned>(taps)),
+                 dim3(kCols, kRowGroups), 0, stream, d, x, gy, scratch, pixels_per_chunk);
+  cage::launch(depthwise_backward_weight_finalize_kernel, dim3(static_cast<unsigned>((taps * s.C + 255) / 256)),
+               dim3(256), 0, stream, static_cast<const float*>(scratch), chunks, taps * s.C, gw);
 }
 
 }  // namespace
 
 void depthwise_conv2d_forward(const depthwise_shape& s, const float* x, const float* w, const float* b, float* y,
                               cudaStream_t stream) {
-  forward<false>(s, x, w, b, nullptr, nullptr, y, stream);
+  forward_any<false>(s, x, w, b, nullptr, nullptr, y, stream);
 }
 
 void depthwise_conv2d_bn_gelu_forward(const depthwise_shape& s, const float* x, const float* w, const float* b,
                                       const float* scale, const float* shift, float* y, cudaStream_t stream) {
-  forward<true>(s, x, w, b, scale, shift, y, stream);
+  forward_any<true>(s, x, w, b, scale, shift, y, stream);
 }
 
 int64_t depthwise_conv2d_scratch_floats(const depthwise_shape& s) { return chunk_count(s) * s.KH * s.KW * s.C; }
@@ -201,30 +258,10 @@ int64_t depthwise_conv2d_scratch_floats(const depthwise_shape& s) { return chunk
 void depthwise_conv2d_backward(const depthwise_shape& s, const float* x, const float* w, const float* gy, float* gx,
                                float* gw, float* scratch, cudaStream_t stream) {
   if (s.C <= 0) return;
-  const int64_t inputs = s.N * s.H * s.W * s.C;
-  if (gx && inputs > 0) {
-    if (s.C % 4 == 0)
-      cage::launch(depthwise_backward_input_kernel<4>, dim3(blocks_for(inputs / 4)), dim3(kThreads), 0, stream, s, w,
-                   gy, gx);
-    else
-      cage::launch(depthwise_backward_input_kernel<1>, dim3(blocks_for(inputs)), dim3(kThreads), 0, stream, s, w, gy,
-                   gx);
-  }
-  if (!gw) return;
-  const int64_t taps = s.KH * s.KW;
-  const int64_t chunks = chunk_count(s);
-  const int64_t P = s.N * s.Ho * s.Wo;
-  const int64_t pixels_per_chunk = (P + chunks - 1) / chunks;
-  const unsigned col_blocks = static_cast<unsigned>((s.C + kCols - 1) / kCols);
-  if (s.KH == 3 && s.KW == 3)
-    cage::launch(depthwise_backward_weight_partial_kernel<9>, dim3(col_blocks, static_cast<unsigned>(chunks), 1),
-                 dim3(kCols, kRowGroups), 0, stream, s, x, gy, scratch, pixels_per_chunk);
+  if (fits_int(s))
+    backward<int>(s, x, w, gy, gx, gw, scratch, stream);
   else
-    cage::launch(depthwise_backward_weight_partial_kernel<1>,
-                 dim3(col_blocks, static_cast<unsigned>(chunks), static_cast<unsigned>(taps)),
-                 dim3(kCols, kRowGroups), 0, stream, s, x, gy, scratch, pixels_per_chunk);
-  cage::launch(depthwise_backward_weight_finalize_kernel, dim3(static_cast<unsigned>((taps * s.C + 255) / 256)),
-               dim3(256), 0, stream, static_cast<const float*>(scratch), chunks, taps * s.C, gw);
+    backward<int64_t>(s, x, w, gy, gx, gw, scratch, stream);
 }
 
 }  // namespace cage::CAGE_GPU_NAMESPACE

@@ -16,6 +16,7 @@
 #include "kernels/device.h"
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
+#include "nn/functional.h"
 
 namespace cage_test {
 namespace {
@@ -126,6 +127,38 @@ TEST_F(NormConvEmu, BatchNormTrainingNeedsTwoRows) {
   Tensor m = Tensor::empty({3}, DType::f64, Device::emu), s = Tensor::empty({3}, DType::f64, Device::emu);
   EXPECT_ANY_THROW(cage::kernels::batch_norm_forward(x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5,
                                                      Tensor::empty({1, 1, 1, 3}, DType::f32, Device::emu), m, s));
+}
+
+// nn::batch_norm2d on device emu: statistics, running stats and gradients stay on the device and match the CPU.
+TEST_F(NormConvEmu, BatchNormAutogradOnDeviceMatchesCpu) {
+  const Shape xs{2, 5, 3, 12};
+  Tensor x = random_cpu(xs, -2.0f, 2.0f, 200), gy = random_cpu(xs, -1.0f, 1.0f, 201);
+  Tensor w = random_cpu({12}, 0.5f, 1.5f, 202), b = random_cpu({12}, -0.5f, 0.5f, 203);
+  for (bool training : {true, false}) {
+    Tensor rm = random_cpu({12}, -0.5f, 0.5f, 204), rv = random_cpu({12}, 0.5f, 2.0f, 205);
+    Tensor rm_d = dev(rm), rv_d = dev(rv);
+    std::vector<Tensor> cpu{x.detach(), w.detach(), b.detach()}, gpu;
+    for (Tensor& t : cpu) {
+      gpu.push_back(t.to(Device::emu));
+      gpu.back().set_requires_grad(true);
+      t.set_requires_grad(true);
+    }
+    Tensor y = cage::nn::batch_norm2d(cpu[0], cpu[1], cpu[2], rm, rv, training, 0.1, 1e-3);
+    Tensor y_d = cage::nn::batch_norm2d(gpu[0], gpu[1], gpu[2], rm_d, rv_d, training, 0.1, 1e-3);
+    EXPECT_EQ(y_d.device(), Device::emu);
+    y.backward(gy);
+    y_d.backward(gy.to(Device::emu));
+    std::printf("nn::batch_norm2d on emu, %s\n", training ? "training" : "eval");
+    check("y", y_d, y, 2e-6, 2e-6);
+    check("running_mean", rm_d, rm, 0, 1e-6);
+    check("running_var", rv_d, rv, 0, 1e-6);
+    const char* names[] = {"gx", "gw", "gb"};
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      ASSERT_TRUE(gpu[i].grad().defined()) << names[i];
+      EXPECT_EQ(gpu[i].grad().device(), Device::emu) << names[i];
+      check(names[i], gpu[i].grad(), cpu[i].grad(), 1e-5, 1e-5);
+    }
+  }
 }
 
 // ---- depthwise conv ----
