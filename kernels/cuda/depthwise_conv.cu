@@ -8,7 +8,8 @@
 // two-level column reduction: a (32, 8) block owns 32 channels of one chunk of output pixels (each thread sums
 // every 8th pixel in float, 8 partials added in a fixed order in shared memory), then a thread per (tap, channel)
 // adds the chunks in float64 in order. 3x3 filters keep all 9 taps in registers (one read of gy per pixel); other
-// sizes use one tap per blockIdx.z. The CPU oracle is kernels/cpu/depthwise.cpp.
+// sizes use one tap per blockIdx.z. Forward and gx are also compiled for K = 3 (MaxViT's only size), where the tap
+// loops unroll. The CPU oracle is kernels/cpu/depthwise.cpp.
 #include "kernels/cuda/portable.cuh"
 #include "kernels/cuda/depthwise_conv.cuh"
 
@@ -59,9 +60,10 @@ bool fits_int(const depthwise_shape& s) {
          kMaxChunks * s.KH * s.KW * s.C <= limit;  // the gw partials
 }
 
-template <typename I, int VEC, bool FUSED>
+template <typename I, int VEC, bool FUSED, int K>
 __global__ void depthwise_forward_kernel(dims<I> s, const float* x, const float* w, const float* b,
                                          const float* scale, const float* shift, float* y) {
+  const I KH = K > 0 ? I(K) : s.KH, KW = K > 0 ? I(K) : s.KW;  // K = 3: the tap loops unroll
   const I CV = s.C / VEC;
   const I total = s.N * s.Ho * s.Wo * CV;
   const I step = I(gridDim.x) * blockDim.x;
@@ -76,14 +78,16 @@ __global__ void depthwise_forward_kernel(dims<I> s, const float* x, const float*
       vec_io<VEC>::load(b + c, acc);
     else
       for (int v = 0; v < VEC; ++v) acc[v] = 0.0f;
-    for (I kh = 0; kh < s.KH; ++kh) {
+    #pragma unroll
+    for (I kh = 0; kh < KH; ++kh) {
       const I ih = oh * s.stride - s.padding + kh;
       if (ih < 0 || ih >= s.H) continue;
-      for (I kw = 0; kw < s.KW; ++kw) {
+      #pragma unroll
+      for (I kw = 0; kw < KW; ++kw) {
         const I iw = ow * s.stride - s.padding + kw;
         if (iw < 0 || iw >= s.W) continue;
         vec_io<VEC>::load(x + ((n * s.H + ih) * s.W + iw) * s.C + c, xv);
-        vec_io<VEC>::load(w + (kh * s.KW + kw) * s.C + c, wv);
+        vec_io<VEC>::load(w + (kh * KW + kw) * s.C + c, wv);
         for (int v = 0; v < VEC; ++v) acc[v] += xv[v] * wv[v];
       }
     }
@@ -96,8 +100,9 @@ __global__ void depthwise_forward_kernel(dims<I> s, const float* x, const float*
   }
 }
 
-template <typename I, int VEC>
+template <typename I, int VEC, int K>
 __global__ void depthwise_backward_input_kernel(dims<I> s, const float* w, const float* gy, float* gx) {
+  const I KH = K > 0 ? I(K) : s.KH, KW = K > 0 ? I(K) : s.KW;
   const I CV = s.C / VEC;
   const I total = s.N * s.H * s.W * CV;
   const I step = I(gridDim.x) * blockDim.x;
@@ -109,18 +114,20 @@ __global__ void depthwise_backward_input_kernel(dims<I> s, const float* w, const
     const I ih = pix % s.H, n = pix / s.H;
     float acc[VEC], gv[VEC], wv[VEC];
     for (int v = 0; v < VEC; ++v) acc[v] = 0.0f;
-    for (I kh = 0; kh < s.KH; ++kh) {
+    #pragma unroll
+    for (I kh = 0; kh < KH; ++kh) {
       const I th = ih + s.padding - kh;  // = oh * stride
       if (th < 0 || th % s.stride) continue;
       const I oh = th / s.stride;
       if (oh >= s.Ho) continue;
-      for (I kw = 0; kw < s.KW; ++kw) {
+      #pragma unroll
+      for (I kw = 0; kw < KW; ++kw) {
         const I tw = iw + s.padding - kw;
         if (tw < 0 || tw % s.stride) continue;
         const I ow = tw / s.stride;
         if (ow >= s.Wo) continue;
         vec_io<VEC>::load(gy + ((n * s.Ho + oh) * s.Wo + ow) * s.C + c, gv);
-        vec_io<VEC>::load(w + (kh * s.KW + kw) * s.C + c, wv);
+        vec_io<VEC>::load(w + (kh * KW + kw) * s.C + c, wv);
         for (int v = 0; v < VEC; ++v) acc[v] += gv[v] * wv[v];
       }
     }
@@ -188,16 +195,16 @@ int64_t chunk_count(const depthwise_shape& s) {
   return c < 1 ? 1 : (c > kMaxChunks ? kMaxChunks : c);
 }
 
-template <typename I, bool FUSED>
+template <typename I, bool FUSED, int K>
 void forward(const depthwise_shape& s, const float* x, const float* w, const float* b, const float* scale,
              const float* shift, float* y, cudaStream_t stream) {
   const int64_t outputs = s.N * s.Ho * s.Wo * s.C;
   const dims<I> d = dims_of<I>(s);
   if (s.C % 4 == 0)
-    cage::launch(depthwise_forward_kernel<I, 4, FUSED>, dim3(blocks_for(outputs / 4)), dim3(kThreads), 0, stream, d,
+    cage::launch(depthwise_forward_kernel<I, 4, FUSED, K>, dim3(blocks_for(outputs / 4)), dim3(kThreads), 0, stream, d,
                  x, w, b, scale, shift, y);
   else
-    cage::launch(depthwise_forward_kernel<I, 1, FUSED>, dim3(blocks_for(outputs)), dim3(kThreads), 0, stream, d, x,
+    cage::launch(depthwise_forward_kernel<I, 1, FUSED, K>, dim3(blocks_for(outputs)), dim3(kThreads), 0, stream, d, x,
                  w, b, scale, shift, y);
 }
 
@@ -205,23 +212,25 @@ template <bool FUSED>
 void forward_any(const depthwise_shape& s, const float* x, const float* w, const float* b, const float* scale,
                  const float* shift, float* y, cudaStream_t stream) {
   if (s.N * s.Ho * s.Wo * s.C <= 0) return;
-  if (fits_int(s))
-    forward<int, FUSED>(s, x, w, b, scale, shift, y, stream);
+  if (!fits_int(s))
+    forward<int64_t, FUSED, 0>(s, x, w, b, scale, shift, y, stream);
+  else if (s.KH == 3 && s.KW == 3)
+    forward<int, FUSED, 3>(s, x, w, b, scale, shift, y, stream);
   else
-    forward<int64_t, FUSED>(s, x, w, b, scale, shift, y, stream);
+    forward<int, FUSED, 0>(s, x, w, b, scale, shift, y, stream);
 }
 
-template <typename I>
+template <typename I, int K>
 void backward(const depthwise_shape& s, const float* x, const float* w, const float* gy, float* gx, float* gw,
               float* scratch, cudaStream_t stream) {
   const dims<I> d = dims_of<I>(s);
   const int64_t inputs = s.N * s.H * s.W * s.C;
   if (gx && inputs > 0) {
     if (s.C % 4 == 0)
-      cage::launch(depthwise_backward_input_kernel<I, 4>, dim3(blocks_for(inputs / 4)), dim3(kThreads), 0, stream, d,
+      cage::launch(depthwise_backward_input_kernel<I, 4, K>, dim3(blocks_for(inputs / 4)), dim3(kThreads), 0, stream, d,
                    w, gy, gx);
     else
-      cage::launch(depthwise_backward_input_kernel<I, 1>, dim3(blocks_for(inputs)), dim3(kThreads), 0, stream, d, w,
+      cage::launch(depthwise_backward_input_kernel<I, 1, K>, dim3(blocks_for(inputs)), dim3(kThreads), 0, stream, d, w,
                    gy, gx);
   }
   if (!gw) return;
@@ -258,10 +267,12 @@ int64_t depthwise_conv2d_scratch_floats(const depthwise_shape& s) { return chunk
 void depthwise_conv2d_backward(const depthwise_shape& s, const float* x, const float* w, const float* gy, float* gx,
                                float* gw, float* scratch, cudaStream_t stream) {
   if (s.C <= 0) return;
-  if (fits_int(s))
-    backward<int>(s, x, w, gy, gx, gw, scratch, stream);
+  if (!fits_int(s))
+    backward<int64_t, 0>(s, x, w, gy, gx, gw, scratch, stream);
+  else if (s.KH == 3 && s.KW == 3)
+    backward<int, 3>(s, x, w, gy, gx, gw, scratch, stream);
   else
-    backward<int64_t>(s, x, w, gy, gx, gw, scratch, stream);
+    backward<int, 0>(s, x, w, gy, gx, gw, scratch, stream);
 }
 
 }  // namespace cage::CAGE_GPU_NAMESPACE

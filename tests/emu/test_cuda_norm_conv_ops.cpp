@@ -63,8 +63,12 @@ double check(const std::string& what, const Tensor& gpu, const Tensor& cpu, doub
 
 std::string shape_name(const Shape& s) {
   std::string r = "(";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + ")";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) r += ',';
+    r += std::to_string(s[i]);
+  }
+  r += ')';
+  return r;
 }
 
 // ---- batch norm ----
