@@ -4,14 +4,18 @@
 //   backward: gx[n,ih,iw,c] = sum over the taps that reach (ih, iw) of gy * w   (a gather: no atomics)
 //             gw[kh,kw,c]   = sum over (n, oh, ow) of gy * x at the tap's input pixel
 // Versions: forward and gx give each thread VEC consecutive channels of one pixel (VEC = 4 with float4 loads when
-// C % 4 == 0, else 1), so a warp reads contiguous channels of a pixel: coalesced over C. gw is a deterministic
-// two-level column reduction: a (32, 8) block owns 32 channels of one chunk of output pixels (each thread sums
-// every 8th pixel in float, 8 partials added in a fixed order in shared memory), then a thread per (tap, channel)
-// adds the chunks in float64 in order. 3x3 filters keep all 9 taps in registers (one read of gy per pixel); other
-// sizes use one tap per blockIdx.z. Forward and gx are also compiled for K = 3 (MaxViT's only size), where the tap
-// loops unroll. The CPU oracle is kernels/cpu/depthwise.cpp.
+// C % 4 == 0 and the tensors are 16-byte aligned, else 1), so a warp reads contiguous channels of a pixel: coalesced
+// over C; both are also compiled for K = 3 (MaxViT's only size), where the tap loops unroll, and index in 32 bits
+// when every index fits. gw is a deterministic two-level column reduction: a (32, 8) block owns 32 channels of one
+// chunk of output pixels (each thread sums every 8th pixel in float, 8 partials added in a fixed order in shared
+// memory), then a thread per (tap, channel) adds the chunks in float64 in order. 3x3 filters keep all 9 taps in
+// registers (one read of gy per pixel); other sizes use one tap per blockIdx.z.
+// The CPU oracle is kernels/cpu/depthwise.cpp.
 #include "kernels/cuda/portable.cuh"
 #include "kernels/cuda/depthwise_conv.cuh"
+
+#include <cstdint>
+#include <initializer_list>
 
 namespace cage::CAGE_GPU_NAMESPACE {
 namespace {
@@ -184,6 +188,14 @@ __global__ void depthwise_backward_weight_finalize_kernel(const float* partial, 
   gw[i] = float(acc);
 }
 
+// float4 loads need C % 4 == 0 and 16-byte aligned tensors (a view into a packed buffer may not be; nullptr is).
+bool vec4_ok(int64_t C, std::initializer_list<const float*> ptrs) {
+  if (C % 4) return false;
+  for (const float* p : ptrs)
+    if (reinterpret_cast<uintptr_t>(p) % 16) return false;
+  return true;
+}
+
 unsigned blocks_for(int64_t n) {
   const int64_t b = (n + kThreads - 1) / kThreads;
   return static_cast<unsigned>(b < 1 ? 1 : (b < kMaxBlocks ? b : kMaxBlocks));
@@ -200,7 +212,7 @@ void forward(const depthwise_shape& s, const float* x, const float* w, const flo
              const float* shift, float* y, cudaStream_t stream) {
   const int64_t outputs = s.N * s.Ho * s.Wo * s.C;
   const dims<I> d = dims_of<I>(s);
-  if (s.C % 4 == 0)
+  if (vec4_ok(s.C, {x, w, b, scale, shift, y}))
     cage::launch(depthwise_forward_kernel<I, 4, FUSED, K>, dim3(blocks_for(outputs / 4)), dim3(kThreads), 0, stream, d,
                  x, w, b, scale, shift, y);
   else
@@ -226,7 +238,7 @@ void backward(const depthwise_shape& s, const float* x, const float* w, const fl
   const dims<I> d = dims_of<I>(s);
   const int64_t inputs = s.N * s.H * s.W * s.C;
   if (gx && inputs > 0) {
-    if (s.C % 4 == 0)
+    if (vec4_ok(s.C, {w, gy, gx}))
       cage::launch(depthwise_backward_input_kernel<I, 4, K>, dim3(blocks_for(inputs / 4)), dim3(kThreads), 0, stream, d,
                    w, gy, gx);
     else
