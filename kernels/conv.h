@@ -21,5 +21,10 @@ void conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& w, con
 void depthwise_conv2d_forward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 void depthwise_conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& gy,
                                const Tensor& gx, const Tensor& gw);
+// Inference fusion of depthwise conv + eval BatchNorm + GELU (erf): y = gelu((conv(x, w) + b) * bn_scale + bn_shift)
+// with per-channel bn_scale = gamma / sqrt(running_var + eps), bn_shift = beta - running_mean * bn_scale, (C).
+// b may be undefined. No backward: inference only.
+void depthwise_conv2d_bn_gelu_forward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b,
+                                      const Tensor& bn_scale, const Tensor& bn_shift, const Tensor& y);
 
 }  // namespace cage::kernels

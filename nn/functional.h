@@ -47,6 +47,11 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
                     const Tensor& running_var, bool training, double momentum, double eps);
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);  // over the last dim
 
+// ---- squeeze-excitation (MBConv), fused ----
+// x (N, H, W, C); w1 (1, 1, C, R), b1 (R), w2 (1, 1, R, C), b2 (C): the HWIO weights of torchvision's fc1/fc2 1x1
+// convs (biases may be undefined). y = x * sigmoid(silu(mean_hw(x) W1 + b1) W2 + b2), the gate broadcast over H, W.
+Tensor squeeze_excitation(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2);
+
 // ---- shape ----
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
 

@@ -1,6 +1,11 @@
 // Depthwise convolution (one filter per channel), NHWC, any kernel/stride/padding. The channel loop is
 // innermost and contiguous in input, weight (KH, KW, 1, C) and output, so it vectorises.
+// Also the inference fusion depthwise conv + eval BatchNorm (per-channel affine) + GELU, as a composition.
+#include <cmath>
+#include <type_traits>
+
 #include "core/thread_pool.h"
+#include "kernels/cpu/vec_math.h"
 #include "kernels/conv.h"
 #include "kernels/dispatch.h"
 
@@ -100,6 +105,33 @@ void depthwise_conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tens
         }
       });
     }
+  });
+}
+
+void depthwise_conv2d_bn_gelu_forward(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b,
+                                      const Tensor& bn_scale, const Tensor& bn_shift, const Tensor& y) {
+  CAGE_GPU_DISPATCH(x.device(), depthwise_conv2d_bn_gelu_forward, s, x, w, b, bn_scale, bn_shift, y);
+  const int64_t C = s.Cin;
+  CAGE_CHECK(bn_scale.numel() == C && bn_shift.numel() == C, "depthwise_conv2d_bn_gelu_forward: scale/shift ",
+             shape_str(bn_scale.shape()), "/", shape_str(bn_shift.shape()), " for ", C, " channels");
+  depthwise_conv2d_forward(s, x, w, b, y);
+  CAGE_DISPATCH_FLOAT(x.dtype(), "depthwise_conv2d_bn_gelu_forward", [&] {
+    using T = scalar_t;
+    const T* a = bn_scale.data<T>();
+    const T* sh = bn_shift.data<T>();
+    T* yp = y.data<T>();
+    parallel_for(0, s.N * s.Ho * s.Wo, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          const T v = yp[r * C + c] * a[c] + sh[c];
+          if constexpr (std::is_same_v<T, float>) {  // the vectorised GELU of the element-wise kernels
+            const float e = exp_nonpositive(-0.5f * v * v);
+            yp[r * C + c] = 0.5f * v * (1.0f + erf_with_exp(v * float(M_SQRT1_2), e));
+          } else {
+            yp[r * C + c] = 0.5 * v * (1.0 + std::erf(v * M_SQRT1_2));
+          }
+        }
+    });
   });
 }
 
