@@ -35,6 +35,8 @@ for dev in cpu emu; do
   "$train" --data "$an" --mode combined --model-config "$tiny" --epochs 1 --batch 8 --lr 1e-3 --holdout 0.25 \
     --train-pipeline "hflip(0.5) $pipe" --eval-pipeline "$pipe" --run-dir "$work/dev_$dev" --device "$dev" \
     > "$work/dev_$dev.log" 2>&1 || { cat "$work/dev_$dev.log"; fail "cage_train --device $dev"; }
+done
+for dev in cpu emu; do
   "$eval" --weights "$work/dev_emu/best.safetensors" --data "$an" --pipeline "$pipe" --device "$dev" \
     --json "$work/dev_eval_$dev.json" > "$work/dev_eval_$dev.log" 2>&1 \
     || { cat "$work/dev_eval_$dev.log"; fail "cage_eval --device $dev"; }
