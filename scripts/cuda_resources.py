@@ -85,6 +85,8 @@ def main():
     ap.add_argument("--no-spills", action="append", default=[], metavar="PATTERN",
                     help="fail when a kernel whose name contains PATTERN spills")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--compact", action="store_true",
+                    help="one row per kernel: registers per architecture, the largest smem, stack and spills")
     args = ap.parse_args()
     archs = args.arch or ["80", "89", "90"]
     nvcc = shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
@@ -103,6 +105,13 @@ def main():
     header = ("file", "kernel", "arch", "regs", "smem B", "stack B", "spill st B", "spill ld B")
     table = [(r["file"], r["name"], r["arch"], r["regs"], r["smem"], r["stack"], r["spill_st"], r["spill_ld"])
              for r in rows]
+    if args.compact:
+        grouped = {}
+        for r in rows:
+            grouped.setdefault((r["file"], r["name"]), []).append(r)
+        header = ("file", "kernel", "regs " + "/".join("sm_" + a for a in archs), "smem B", "stack B", "spill B")
+        table = [(f, k, "/".join(str(r["regs"]) for r in rs), max(r["smem"] for r in rs), max(r["stack"] for r in rs),
+                  max(r["spill_st"] + r["spill_ld"] for r in rs)) for (f, k), rs in grouped.items()]
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -111,7 +120,7 @@ def main():
     else:
         w = [max(len(str(x)) for x in col) for col in zip(header, *table)]
         for t in [header] + table:
-            print("  ".join(str(x).ljust(w[i]) if i < 3 else str(x).rjust(w[i]) for i, x in enumerate(t)))
+            print("  ".join(str(x).ljust(w[i]) if i < 2 else str(x).rjust(w[i]) for i, x in enumerate(t)))
     spilling = [r for r in rows if r["spill_st"] or r["spill_ld"]]
     print(f"\n{len(rows)} kernel builds over {len(archs)} architectures; {len(spilling)} with spills")
     bad = [r for r in spilling if any(p in r["name"] or p in r["file"] for p in args.no_spills)]
