@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/autograd.h"
+#include "kernels/conv.h"
 
 namespace cage::models {
 
@@ -61,11 +62,8 @@ class MBConv : public Container {
     }
     Tensor h = pre_norm_->forward(x);
     h = nn::gelu(conv_a_.norm->forward(conv_a_.conv->forward(h)));
-    h = nn::gelu(conv_b_.norm->forward(conv_b_.conv->forward(h)));
-    // Squeeze-excitation: per-channel gate from the globally pooled features.
-    Tensor s = nn::global_avg_pool(h).reshape({h.size(0), 1, 1, h.size(3)});
-    s = nn::sigmoid(fc2_->forward(nn::silu(fc1_->forward(s))));
-    h = conv_c_->forward(nn::mul(h, s));
+    h = depthwise_norm_gelu(h);
+    h = conv_c_->forward(squeeze_excitation(h));
     if (is_training() && p_drop_ > 0) {
       CAGE_CHECK(rng, "MaxViT in training mode with stochastic depth needs a random generator (MaxVit::rng)");
       h = nn::stochastic_depth(h, p_drop_, true, *rng);
@@ -74,6 +72,41 @@ class MBConv : public Container {
   }
 
  private:
+  // conv_b: depthwise 3x3, BatchNorm, GELU. On a GPU at inference (eval mode, no autograd) one kernel does all three
+  // with the BatchNorm as a per-channel affine of its running statistics.
+  Tensor depthwise_norm_gelu(const Tensor& h) {
+    if (h.device() == Device::cpu || is_training() || grad_enabled())
+      return nn::gelu(conv_b_.norm->forward(conv_b_.conv->forward(h)));
+    const nn::BatchNorm2d& bn = *conv_b_.norm;
+    const Tensor& w = conv_b_.conv->weight;
+    const int64_t C = w.size(3);
+    std::vector<float> gamma = bn.weight.to_vector<float>(), beta = bn.bias.to_vector<float>();
+    std::vector<float> mean = bn.running_mean.to_vector<float>(), var = bn.running_var.to_vector<float>();
+    std::vector<float> scale(C), shift(C);
+    for (int64_t c = 0; c < C; ++c) {
+      const double sc = gamma[c] / std::sqrt(static_cast<double>(var[c]) + bn.eps);
+      scale[c] = static_cast<float>(sc);
+      shift[c] = static_cast<float>(beta[c] - mean[c] * sc);
+    }
+    const Tensor x = h.contiguous();
+    kernels::Conv2dShape s = kernels::conv2d_shape(x.shape(), w.shape(), stride_, 1, C);
+    Tensor y = Tensor::empty({s.N, s.Ho, s.Wo, C}, DType::f32, x.device());
+    kernels::depthwise_conv2d_bn_gelu_forward(s, x, w, conv_b_.conv->bias ? *conv_b_.conv->bias : Tensor(),
+                                              Tensor::from_vector(scale, {C}).to(x.device()),
+                                              Tensor::from_vector(shift, {C}).to(x.device()), y);
+    return y;
+  }
+
+  // Squeeze-excitation: a per-channel gate from the globally pooled features. On a GPU the whole of it is one fused
+  // kernel forward and one backward (nn::squeeze_excitation); on the CPU the composition of its ops.
+  Tensor squeeze_excitation(const Tensor& h) {
+    if (h.device() != Device::cpu)
+      return nn::squeeze_excitation(h, fc1_->weight, *fc1_->bias, fc2_->weight, *fc2_->bias);
+    Tensor s = nn::global_avg_pool(h).reshape({h.size(0), 1, 1, h.size(3)});
+    s = nn::sigmoid(fc2_->forward(nn::silu(fc1_->forward(s))));
+    return nn::mul(h, s);
+  }
+
   int64_t stride_;
   double p_drop_;
   std::shared_ptr<nn::Conv2d> proj_conv_, fc1_, fc2_, conv_c_;
