@@ -1,5 +1,6 @@
-// CUDA variants of the attention, depthwise and norm microbenchmarks, at MaxViT-T's stage shapes. They run the
-// kernels:: entry points on device tensors, so they time the same CUDA kernels the model uses. Each reports GB/s and
+// CUDA variants of the attention, depthwise (and its BatchNorm + GELU fusion), squeeze-excitation and norm
+// microbenchmarks, at MaxViT-T's stage shapes. They run the kernels:: entry points on device tensors, so they time
+// the same CUDA kernels the model uses. Each reports GB/s and
 // TFLOP/s from the napkin counts (napkin.h; printed as GB=x/s, TFLOP=y/s) and, for a known GPU, the share of its
 // DRAM bandwidth and FP32 peak (%DRAM_peak, %FP32_peak).
 //   cage_bench_cuda                 on the GPU (batch 128); without one every benchmark is skipped with the reason
@@ -18,6 +19,7 @@
 #include "kernels/conv.h"
 #include "kernels/device.h"
 #include "kernels/norm.h"
+#include "kernels/se.h"
 #include "napkin.h"
 
 namespace {
@@ -107,6 +109,33 @@ void BM_depthwise(benchmark::State& state) {
   });
 }
 
+// The inference fusion: depthwise conv + eval BatchNorm + GELU in one pass (napkin: the forward's bytes alone).
+void BM_depthwise_bn_gelu(benchmark::State& state) {
+  if (!g_unavailable.empty()) return run(state, {}, [] {});
+  const nb::Stage& s = stage(state);
+  const int stride = static_cast<int>(state.range(1));
+  const int64_t c = 4 * s.channels, in = s.size * stride;
+  Tensor x = random({g_batch, in, in, c}, 4), wt = random({3, 3, 1, c}, 5, 0.3f);
+  Tensor scale = random({c}, 6), shift = random({c}, 7);
+  cage::kernels::Conv2dShape sh = cage::kernels::conv2d_shape(x.shape(), wt.shape(), stride, 1, c);
+  Tensor y = empty({g_batch, sh.Ho, sh.Wo, c});
+  nb::Work w = nb::depthwise_forward(g_batch, s, stride);
+  w.shape = std::to_string(in) + "x" + std::to_string(in) + "x" + std::to_string(c) + " s" + std::to_string(stride) +
+            " +BN+GELU";
+  run(state, w, [&] { cage::kernels::depthwise_conv2d_bn_gelu_forward(sh, x, wt, Tensor(), scale, shift, y); });
+}
+
+void BM_squeeze_excitation(benchmark::State& state) {
+  if (!g_unavailable.empty()) return run(state, {}, [] {});
+  const nb::Stage& s = stage(state);
+  const int64_t c = 4 * s.channels, r = s.channels / 4;
+  Tensor x = random({g_batch, s.size, s.size, c}, 8), w1 = random({1, 1, c, r}, 9, 0.1f), b1 = random({r}, 10);
+  Tensor w2 = random({1, 1, r, c}, 11, 0.1f), b2 = random({c}, 12), y = empty(x.shape());
+  nb::Work w = nb::squeeze_excitation_forward(g_batch, s);
+  w.shape = std::to_string(s.size) + "x" + std::to_string(s.size) + "x" + std::to_string(c) + " -> " + std::to_string(r);
+  run(state, w, [&] { cage::kernels::squeeze_excitation_forward(x, w1, b1, w2, b2, y); });
+}
+
 void BM_layer_norm(benchmark::State& state) {
   if (!g_unavailable.empty()) return run(state, {}, [] {});
   const nb::Stage& s = stage(state);
@@ -146,6 +175,9 @@ void BM_batch_norm(benchmark::State& state) {
 BENCHMARK(BM_attention)->ArgsProduct({{0, 1, 2, 3}, {0, 1}, {0, 1}})->UseRealTime()->Unit(benchmark::kMicrosecond);
 // Args: stage, stride (2: a stage's first layer), forward/backward.
 BENCHMARK(BM_depthwise)->ArgsProduct({{0, 1, 2, 3}, {1, 2}, {0, 1}})->UseRealTime()->Unit(benchmark::kMicrosecond);
+// Args: stage, stride.
+BENCHMARK(BM_depthwise_bn_gelu)->ArgsProduct({{0, 1, 2, 3}, {1, 2}})->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_squeeze_excitation)->DenseRange(0, 3)->UseRealTime()->Unit(benchmark::kMicrosecond);
 // Args: stage, forward/backward.
 BENCHMARK(BM_layer_norm)->ArgsProduct({{0, 1, 2, 3}, {0, 1}})->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_batch_norm)->ArgsProduct({{0, 1, 2, 3}, {0, 1}})->UseRealTime()->Unit(benchmark::kMicrosecond);
