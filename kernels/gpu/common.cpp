@@ -21,7 +21,21 @@ void check_launch(const char* what) {
   check_cuda(e, what);
 }
 
-cudaStream_t stream() { return 0; }
+namespace {
+cudaStream_t g_stream = nullptr;  // made by install(); the legacy default stream until then
+}
+
+cudaStream_t stream() { return g_stream; }
+
+void create_stream() {
+  if (g_stream) return;
+  check_cuda(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+}
+
+void copy_to_host(void* dst, const void* src, size_t bytes, const char* what) {
+  check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()), what);
+  check_cuda(cudaStreamSynchronize(stream()), what);
+}
 
 void check_on_device(const Tensor& t, const char* op, const char* name) {
   CAGE_CHECK(t.defined(), op, ": ", name, " is undefined");

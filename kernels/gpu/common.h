@@ -15,7 +15,12 @@ constexpr Device kDevice = Device::CAGE_GPU_NAMESPACE;  // Device::emu or Device
 void check_cuda(cudaError_t e, const char* what);
 // After a launch: the launch's own error (bad configuration) or, in the emulator, the kernel's failure.
 void check_launch(const char* what);
-cudaStream_t stream();  // the stream every op is issued on (the default stream)
+// The stream every op, copy and library call of the device is issued on: one non-blocking stream made by install(),
+// so work is ordered among itself and host code waits only where it reads results (copy_to_host, synchronize).
+cudaStream_t stream();
+void create_stream();
+// Device -> host copy on the device's stream, waiting for it (and for the work before it).
+void copy_to_host(void* dst, const void* src, size_t bytes, const char* what);
 
 // The data pointer of a tensor on this backend's device, checked: right device, dtype and contiguous.
 void check_on_device(const Tensor& t, const char* op, const char* name);

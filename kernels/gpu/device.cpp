@@ -149,9 +149,7 @@ class device_ops_impl final : public DeviceOps {
     Tensor packed = src.is_contiguous() ? src : device_empty(src.shape(), src.dtype());
     if (!src.is_contiguous()) copy_on_device(packed, src);
     Tensor host = dst.is_contiguous() && dst.dtype() == src.dtype() ? dst : Tensor::empty(src.shape(), src.dtype());
-    check_cuda(cudaMemcpy(host.raw_data(), packed.raw_data(), packed.numel() * dtype_size(packed.dtype()),
-                          cudaMemcpyDeviceToHost),
-               "copy to host");
+    copy_to_host(host.raw_data(), packed.raw_data(), packed.numel() * dtype_size(packed.dtype()), "copy to host");
     if (host.storage() != dst.storage()) cpu_copy(dst, host);
   }
 
@@ -216,6 +214,7 @@ bool install(std::string& why) {
                            : std::string("no GPU found (cudaGetDeviceCount: 0)");
     return false;
   }
+  create_stream();
   static caching_allocator* allocator = new caching_allocator();  // never destroyed: storages outlive statics
   static device_ops_impl* ops = new device_ops_impl();
   register_allocator(kDevice, allocator);

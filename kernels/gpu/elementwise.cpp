@@ -118,7 +118,7 @@ double sum_all(const Tensor& x_in) {
   sum_all(f32(x, n, "x"), x.numel(), s, s + 1, stream());
   check_launch(n);
   double total = 0;
-  check_cuda(cudaMemcpy(&total, s, sizeof(double), cudaMemcpyDeviceToHost), n);
+  copy_to_host(&total, s, sizeof(double), n);
   return total;
 }
 

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernels/device.h"
 #include "kernels/emu/emu.h"
+#include "kernels/gpu/common.h"
 #include "kernels/elementwise.h"
 #include "nn/functional.h"
 
@@ -124,6 +125,16 @@ TEST_F(DeviceTensor, CachingAllocatorReusesFreedBlocks) {
   a.deallocate(q, 2900);
   a.release_cached();
   EXPECT_EQ(cage::emu::device_bytes_in_use(), base);
+}
+
+// Device work goes to the backend's own non-blocking stream, which the emulator knows as a live stream handle.
+TEST_F(DeviceTensor, WorkIsIssuedOnTheDeviceStream) {
+  cudaStream_t s = cage::emu::stream();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(cudaStreamQuery(s), cudaSuccess);
+  Tensor x = random_cpu({5, 7}, 9).to(Device::emu);
+  EXPECT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  EXPECT_EQ(x.to_vector<float>(), random_cpu({5, 7}, 9).to_vector<float>());
 }
 
 TEST(DeviceSelection, CudaWithoutAGpuSaysSoAndRunsOnTheCpu) {
