@@ -197,6 +197,14 @@ cudnnStatus_t destroy(Desc* d) {
   delete d;  // null is fine, as in cuDNN
   return CUDNN_STATUS_SUCCESS;
 }
+// A tensor or filter descriptor (the same layout: set, format, type, four positive sizes).
+template <typename Desc>
+cudnnStatus_t set_4d(Desc* d, cudnnTensorFormat_t format, cudnnDataType_t type, int n, int c, int h, int w) {
+  if (!d || !valid_format(format) || !valid_type(type) || n <= 0 || c <= 0 || h <= 0 || w <= 0)
+    return CUDNN_STATUS_BAD_PARAM;
+  *d = Desc{true, format, type, n, c, h, w};
+  return CUDNN_STATUS_SUCCESS;
+}
 
 }  // namespace
 
@@ -244,20 +252,14 @@ cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) { return c
 cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t format, cudnnDataType_t type,
                                          int n, int c, int h, int w) {
-  if (!d || !valid_format(format) || !valid_type(type) || n <= 0 || c <= 0 || h <= 0 || w <= 0)
-    return CUDNN_STATUS_BAD_PARAM;
-  *d = cudnnTensorStruct{true, format, type, n, c, h, w};
-  return CUDNN_STATUS_SUCCESS;
+  return set_4d(d, format, type, n, c, h, w);
 }
 
 cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { return create(d); }
 cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t type, cudnnTensorFormat_t format,
                                          int k, int c, int h, int w) {
-  if (!d || !valid_format(format) || !valid_type(type) || k <= 0 || c <= 0 || h <= 0 || w <= 0)
-    return CUDNN_STATUS_BAD_PARAM;
-  *d = cudnnFilterStruct{true, format, type, k, c, h, w};
-  return CUDNN_STATUS_SUCCESS;
+  return set_4d(d, format, type, k, c, h, w);
 }
 
 cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) { return create(d); }
