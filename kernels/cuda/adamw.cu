@@ -35,21 +35,15 @@ __global__ void adamw_kernel(const adamw_segment* segments, int count, int64_t t
 }  // namespace
 
 std::vector<adamw_segment> adamw_segments(const std::vector<adamw_tensor>& tensors, const adamw_hyper& h) {
-  std::vector<adamw_segment> segments;
-  segments.reserve(tensors.size());
-  int64_t begin = 0;
-  for (const adamw_tensor& t : tensors) {
+  return multi_tensor::segments_of<adamw_segment>(tensors, [&](const adamw_tensor& t, adamw_segment& s) {
     // Python floats (double) rounded to float, as PyTorch does when a scalar meets a float32 tensor.
     const double bc1 = 1 - std::pow(h.beta1, static_cast<double>(t.step));
     const double bc2 = 1 - std::pow(h.beta2, static_cast<double>(t.step));
-    adamw_segment s;
     s.param = t.param;
     s.grad = t.grad;
     s.exp_avg = t.exp_avg;
     s.exp_avg_sq = t.exp_avg_sq;
     s.max_exp_avg_sq = h.amsgrad ? t.max_exp_avg_sq : nullptr;
-    s.begin = begin;
-    s.end = begin + (t.n > 0 ? t.n : 0);
     s.decay = float(1 - h.lr * h.weight_decay);
     s.beta1 = float(h.beta1);
     s.one_minus_beta1 = float(1 - h.beta1);
@@ -58,10 +52,7 @@ std::vector<adamw_segment> adamw_segments(const std::vector<adamw_tensor>& tenso
     s.bc2_sqrt = float(std::sqrt(bc2));
     s.eps = float(h.eps);
     s.neg_step_size = float(-(h.lr / bc1));
-    segments.push_back(s);
-    begin = s.end;
-  }
-  return segments;
+  });
 }
 
 void adamw_step(const adamw_segment* segments, int count, int64_t total, cudaStream_t stream) {

@@ -41,6 +41,24 @@ __device__ __forceinline__ void for_each_element(const Segment* segments, int co
   }
 }
 
+// The segments of `tensors` in order, end to end (an empty tensor keeps begin == end): fill(t, s) sets a segment's
+// buffers and scalars, this sets begin and end from t.n.
+template <typename Segment, typename Tensor, typename Fill>
+std::vector<Segment> segments_of(const std::vector<Tensor>& tensors, const Fill& fill) {
+  std::vector<Segment> segments;
+  segments.reserve(tensors.size());
+  int64_t begin = 0;
+  for (const Tensor& t : tensors) {
+    Segment s;
+    fill(t, s);
+    s.begin = begin;
+    s.end = begin + (t.n > 0 ? t.n : 0);
+    segments.push_back(s);
+    begin = s.end;
+  }
+  return segments;
+}
+
 // Launches kernel(segments, count, total) over the whole index space; nothing when it is empty.
 template <typename Segment>
 void launch(void (*kernel)(const Segment*, int, int64_t), const Segment* segments, int count, int64_t total,

@@ -25,17 +25,11 @@ __global__ void sgd_kernel(const sgd_segment* segments, int count, int64_t total
 }  // namespace
 
 std::vector<sgd_segment> sgd_segments(const std::vector<sgd_tensor>& tensors, const sgd_hyper& h) {
-  std::vector<sgd_segment> segments;
-  segments.reserve(tensors.size());
-  int64_t begin = 0;
   const bool use_momentum = h.momentum != 0;
-  for (const sgd_tensor& t : tensors) {
-    sgd_segment s;
+  return multi_tensor::segments_of<sgd_segment>(tensors, [&](const sgd_tensor& t, sgd_segment& s) {
     s.param = t.param;
     s.grad = t.grad;
     s.momentum_buffer = use_momentum ? t.momentum_buffer : nullptr;
-    s.begin = begin;
-    s.end = begin + (t.n > 0 ? t.n : 0);
     s.weight_decay = float(h.weight_decay);
     s.momentum = float(h.momentum);
     s.keep = float(1 - h.dampening);
@@ -43,10 +37,7 @@ std::vector<sgd_segment> sgd_segments(const std::vector<sgd_tensor>& tensors, co
     s.first = t.first ? 1 : 0;
     s.nesterov = h.nesterov ? 1 : 0;
     s.use_weight_decay = h.weight_decay != 0 ? 1 : 0;
-    segments.push_back(s);
-    begin = s.end;
-  }
-  return segments;
+  });
 }
 
 void sgd_step(const sgd_segment* segments, int count, int64_t total, cudaStream_t stream) {
