@@ -8,6 +8,24 @@
 namespace cage::CAGE_GPU_NAMESPACE::attention_detail {
 namespace {
 
+// The softmax of one row spread over a warp: s[c] holds the logit of token lane + 32 c (those past N are ignored).
+// On return s[c] = exp(s[c] - row max), 0 past N; returns 1 / the row's sum. All 32 lanes must call.
+template <int kCols>
+__device__ __forceinline__ float exp_row(float (&s)[kCols], int lane, int N) {
+  float m = -INFINITY;
+#pragma unroll
+  for (int c = 0; c < kCols; ++c)
+    if (lane + 32 * c < N) m = fmaxf(m, s[c]);
+  m = warp_max(m);
+  float sum = 0.0f;
+#pragma unroll
+  for (int c = 0; c < kCols; ++c) {
+    s[c] = lane + 32 * c < N ? expf(s[c] - m) : 0.0f;
+    sum += s[c];
+  }
+  return 1.0f / warp_sum(sum);
+}
+
 // Forward: lane j keeps its key rows k'_j and lane d its value column V_:d in registers; the broadcast query row and
 // probability row are read four floats per load, so shared loads fall to 1/8 (logits, kCols = 2) and 1/4 (AV) per
 // FMA. 163-168 registers for kCols = 2 (three 128-thread blocks per SM by registers), no spills.
@@ -61,18 +79,7 @@ __global__ void __launch_bounds__(kForwardThreads)
         s[c] = fmaf(x.w, kr[c][4 * d4 + 3], s[c]);
       }
     }
-    float m = -INFINITY;
-#pragma unroll
-    for (int c = 0; c < kCols; ++c)
-      if (lane + 32 * c < N) m = fmaxf(m, s[c]);
-    m = warp_max(m);
-    float sum = 0.0f;
-#pragma unroll
-    for (int c = 0; c < kCols; ++c) {
-      s[c] = lane + 32 * c < N ? expf(s[c] - m) : 0.0f;
-      sum += s[c];
-    }
-    const float inv = 1.0f / warp_sum(sum);
+    const float inv = exp_row(s, lane, N);
 #pragma unroll
     for (int c = 0; c < kCols; ++c)
       if (lane + 32 * c < NR) a[lane + 32 * c] = s[c] * inv;  // zeros past N: the float4 reads below cover NR
@@ -161,18 +168,7 @@ __global__ void __launch_bounds__(kTiledBackwardThreads)
           dp[c] = fmaf(y.w, vr[c][4 * d4 + 3], dp[c]);
         }
       }
-      float m = -INFINITY;
-#pragma unroll
-      for (int c = 0; c < kCols; ++c)
-        if (lane + 32 * c < N) m = fmaxf(m, s[c]);
-      m = warp_max(m);
-      float sum = 0.0f;
-#pragma unroll
-      for (int c = 0; c < kCols; ++c) {
-        s[c] = lane + 32 * c < N ? expf(s[c] - m) : 0.0f;
-        sum += s[c];
-      }
-      const float inv = 1.0f / warp_sum(sum);
+      const float inv = exp_row(s, lane, N);
       float r = 0.0f;
 #pragma unroll
       for (int c = 0; c < kCols; ++c) {
