@@ -26,6 +26,24 @@ __device__ __forceinline__ float exp_row(float (&s)[kCols], int lane, int N) {
   return 1.0f / warp_sum(sum);
 }
 
+// sum_i row_i col_i over i < N in order, row a 16-byte-aligned shared row zero-padded to a multiple of 4 and col
+// held in registers (zero past N): one float4 broadcast per four FMAs.
+template <int kJ>
+__device__ __forceinline__ float dot_row4(const float* row, const float (&col)[kJ], int N) {
+  const float4* r4 = reinterpret_cast<const float4*>(row);
+  float acc = 0.0f;
+#pragma unroll
+  for (int i4 = 0; i4 < kJ / 4; ++i4) {
+    if (4 * i4 >= N) break;
+    const float4 x = r4[i4];
+    acc = fmaf(x.x, col[4 * i4], acc);
+    acc = fmaf(x.y, col[4 * i4 + 1], acc);
+    acc = fmaf(x.z, col[4 * i4 + 2], acc);
+    acc = fmaf(x.w, col[4 * i4 + 3], acc);
+  }
+  return acc;
+}
+
 // Forward: lane j keeps its key rows k'_j and lane d its value column V_:d in registers; the broadcast query row and
 // probability row are read four floats per load, so shared loads fall to 1/8 (logits, kCols = 2) and 1/4 (AV) per
 // FMA. 163-168 registers for kCols = 2 (three 128-thread blocks per SM by registers), no spills.
@@ -84,18 +102,7 @@ __global__ void __launch_bounds__(kForwardThreads)
     for (int c = 0; c < kCols; ++c)
       if (lane + 32 * c < NR) a[lane + 32 * c] = s[c] * inv;  // zeros past N: the float4 reads below cover NR
     __syncwarp();
-    const float4* a4 = reinterpret_cast<const float4*>(a);
-    float acc = 0.0f;
-#pragma unroll
-    for (int j4 = 0; j4 < kJ / 4; ++j4) {
-      if (4 * j4 >= N) break;
-      const float4 x = a4[j4];
-      acc = fmaf(x.x, vr[4 * j4], acc);
-      acc = fmaf(x.y, vr[4 * j4 + 1], acc);
-      acc = fmaf(x.z, vr[4 * j4 + 2], acc);
-      acc = fmaf(x.w, vr[4 * j4 + 3], acc);
-    }
-    o[int64_t(pix[i]) * g.C] = acc;
+    o[int64_t(pix[i]) * g.C] = dot_row4(a, vr, N);
     __syncwarp();  // the row buffer is rewritten by the next row
   }
 }
@@ -195,37 +202,11 @@ __global__ void __launch_bounds__(kTiledBackwardThreads)
     // dV = A^T dO
 #pragma unroll
     for (int i = 0; i < kJ; ++i) col[i] = i < N ? go[i * kD + lane] : 0.0f;
-    for (int j = warp; j < N; j += warps) {
-      const float4* aj = reinterpret_cast<const float4*>(at + j * NR);
-      float acc = 0.0f;
-#pragma unroll
-      for (int i4 = 0; i4 < kJ / 4; ++i4) {
-        if (4 * i4 >= N) break;
-        const float4 x = aj[i4];
-        acc = fmaf(x.x, col[4 * i4], acc);
-        acc = fmaf(x.y, col[4 * i4 + 1], acc);
-        acc = fmaf(x.z, col[4 * i4 + 2], acc);
-        acc = fmaf(x.w, col[4 * i4 + 3], acc);
-      }
-      gimg[pix[j] * row + 2 * g.C] = acc;
-    }
+    for (int j = warp; j < N; j += warps) gimg[pix[j] * row + 2 * g.C] = dot_row4(at + j * NR, col, N);
     // dK = scale dS^T Q
 #pragma unroll
     for (int i = 0; i < kJ; ++i) col[i] = i < N ? q[i * kD + lane] : 0.0f;
-    for (int j = warp; j < N; j += warps) {
-      const float4* dj = reinterpret_cast<const float4*>(dst + j * NR);
-      float acc = 0.0f;
-#pragma unroll
-      for (int i4 = 0; i4 < kJ / 4; ++i4) {
-        if (4 * i4 >= N) break;
-        const float4 x = dj[i4];
-        acc = fmaf(x.x, col[4 * i4], acc);
-        acc = fmaf(x.y, col[4 * i4 + 1], acc);
-        acc = fmaf(x.z, col[4 * i4 + 2], acc);
-        acc = fmaf(x.w, col[4 * i4 + 3], acc);
-      }
-      gimg[pix[j] * row + g.C] = acc * g.scale;
-    }
+    for (int j = warp; j < N; j += warps) gimg[pix[j] * row + g.C] = dot_row4(dst + j * NR, col, N) * g.scale;
     // dQ = dS K' (K' holds the scale already); dS_ji = dS^T_ij, a column of the stored tile
 #pragma unroll
     for (int i = 0; i < kJ; ++i) col[i] = i < N ? k[i * DS + lane] : 0.0f;
