@@ -411,27 +411,28 @@ TEST_F(GpuGemmConv, CudnnBackwardChecksShapes) {
   const float one = 1.0f, zero = 0.0f;
   const auto data_algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
   const auto filter_algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
-  EXPECT_EQ(cudnnConvolutionBackwardData(h, &one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv, data_algo, nullptr, 0,
-                                         &zero, d.x, gx.raw_data()),
-            CUDNN_STATUS_SUCCESS);
-  EXPECT_EQ(cudnnConvolutionBackwardFilter(h, &one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv, filter_algo,
-                                           nullptr, 0, &zero, d.w, gw.raw_data()),
-            CUDNN_STATUS_SUCCESS);
-  EXPECT_EQ(cudnnConvolutionBackwardBias(h, &one, d.y, gy.raw_data(), &zero, d.bias, gb.raw_data()),
-            CUDNN_STATUS_SUCCESS);
+  auto backward_data = [&] {
+    return cudnnConvolutionBackwardData(h, &one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv, data_algo, nullptr, 0,
+                                        &zero, d.x, gx.raw_data());
+  };
+  auto backward_filter = [&] {
+    return cudnnConvolutionBackwardFilter(h, &one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv, filter_algo, nullptr,
+                                          0, &zero, d.w, gw.raw_data());
+  };
+  auto backward_bias = [&] {
+    return cudnnConvolutionBackwardBias(h, &one, d.y, gy.raw_data(), &zero, d.bias, gb.raw_data());
+  };
+  EXPECT_EQ(backward_data(), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(backward_filter(), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(backward_bias(), CUDNN_STATUS_SUCCESS);
   // dy with the wrong batch; db with the wrong channel count; an algorithm the emulator does not run.
   ASSERT_EQ(cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, K, 5, 5), CUDNN_STATUS_SUCCESS);
-  EXPECT_EQ(cudnnConvolutionBackwardData(h, &one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv, data_algo, nullptr, 0,
-                                         &zero, d.x, gx.raw_data()),
-            CUDNN_STATUS_BAD_PARAM);
-  EXPECT_EQ(cudnnConvolutionBackwardFilter(h, &one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv, filter_algo,
-                                           nullptr, 0, &zero, d.w, gw.raw_data()),
-            CUDNN_STATUS_BAD_PARAM);
+  EXPECT_EQ(backward_data(), CUDNN_STATUS_BAD_PARAM);
+  EXPECT_EQ(backward_filter(), CUDNN_STATUS_BAD_PARAM);
   ASSERT_EQ(cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, N, K, 5, 5), CUDNN_STATUS_SUCCESS);
   ASSERT_EQ(cudnnSetTensor4dDescriptor(d.bias, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, K - 1, 1, 1),
             CUDNN_STATUS_SUCCESS);
-  EXPECT_EQ(cudnnConvolutionBackwardBias(h, &one, d.y, gy.raw_data(), &zero, d.bias, gb.raw_data()),
-            CUDNN_STATUS_BAD_PARAM);
+  EXPECT_EQ(backward_bias(), CUDNN_STATUS_BAD_PARAM);
   EXPECT_EQ(cudnnAddTensor(h, &one, d.bias, gb.raw_data(), &one, d.y, gy.raw_data()), CUDNN_STATUS_BAD_PARAM);
   size_t bytes = 1;
   EXPECT_EQ(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT,
