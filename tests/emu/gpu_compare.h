@@ -16,6 +16,12 @@
 
 namespace cage_test {
 
+// The core names every device test uses.
+using cage::Device;
+using cage::DType;
+using cage::Shape;
+using cage::Tensor;
+
 // Tests that make emu tensors (kernels::use_device(Device::emu) comes first).
 class EmuTest : public ::testing::Test {
  protected:

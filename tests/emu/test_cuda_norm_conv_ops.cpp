@@ -23,11 +23,6 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Shape;
-using cage::Tensor;
-
 class NormConvEmu : public EmuTest {};
 
 std::string shape_name(const Shape& s) {

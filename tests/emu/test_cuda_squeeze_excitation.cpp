@@ -20,11 +20,6 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Shape;
-using cage::Tensor;
-
 class SqueezeExcitationEmu : public EmuTest {};
 
 struct se_case {

@@ -15,10 +15,6 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Tensor;
-
 class DeviceTensor : public EmuTest {};
 
 TEST_F(DeviceTensor, RoundTripIsExact) {

@@ -22,9 +22,6 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Tensor;
 using cage::kernels::AttentionPartition;
 using cage::kernels::RelposAttentionParams;
 

@@ -19,10 +19,6 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Shape;
-using cage::Tensor;
 namespace k = cage::kernels;
 
 class GpuElementwisePool : public EmuTest {};

@@ -23,10 +23,6 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Tensor;
-
 class GpuGemmConv : public EmuTest {};
 
 // ---- emulated cuBLAS --------------------------------------------------------------------------------------------
