@@ -26,6 +26,14 @@ __device__ __forceinline__ float exp_row(float (&s)[kCols], int lane, int N) {
   return 1.0f / warp_sum(sum);
 }
 
+// acc + x.x k[0] + x.y k[1] + x.z k[2] + x.w k[3], one fused multiply-add at a time in that order.
+__device__ __forceinline__ float fma4(float4 x, const float* k, float acc) {
+  acc = fmaf(x.x, k[0], acc);
+  acc = fmaf(x.y, k[1], acc);
+  acc = fmaf(x.z, k[2], acc);
+  return fmaf(x.w, k[3], acc);
+}
+
 // sum_i row_i col_i over i < N in order, row a 16-byte-aligned shared row zero-padded to a multiple of 4 and col
 // held in registers (zero past N): one float4 broadcast per four FMAs.
 template <int kJ>
@@ -36,10 +44,7 @@ __device__ __forceinline__ float dot_row4(const float* row, const float (&col)[k
   for (int i4 = 0; i4 < kJ / 4; ++i4) {
     if (4 * i4 >= N) break;
     const float4 x = r4[i4];
-    acc = fmaf(x.x, col[4 * i4], acc);
-    acc = fmaf(x.y, col[4 * i4 + 1], acc);
-    acc = fmaf(x.z, col[4 * i4 + 2], acc);
-    acc = fmaf(x.w, col[4 * i4 + 3], acc);
+    acc = fma4(x, col + 4 * i4, acc);
   }
   return acc;
 }
@@ -91,10 +96,7 @@ __global__ void __launch_bounds__(kForwardThreads)
       const float4 x = qi[d4];
 #pragma unroll
       for (int c = 0; c < kCols; ++c) {
-        s[c] = fmaf(x.x, kr[c][4 * d4], s[c]);
-        s[c] = fmaf(x.y, kr[c][4 * d4 + 1], s[c]);
-        s[c] = fmaf(x.z, kr[c][4 * d4 + 2], s[c]);
-        s[c] = fmaf(x.w, kr[c][4 * d4 + 3], s[c]);
+        s[c] = fma4(x, kr[c] + 4 * d4, s[c]);
       }
     }
     const float inv = exp_row(s, lane, N);
@@ -165,14 +167,8 @@ __global__ void __launch_bounds__(kTiledBackwardThreads)
         const float4 x = qi[d4], y = goi[d4];
 #pragma unroll
         for (int c = 0; c < kCols; ++c) {
-          s[c] = fmaf(x.x, kr[c][4 * d4], s[c]);
-          s[c] = fmaf(x.y, kr[c][4 * d4 + 1], s[c]);
-          s[c] = fmaf(x.z, kr[c][4 * d4 + 2], s[c]);
-          s[c] = fmaf(x.w, kr[c][4 * d4 + 3], s[c]);
-          dp[c] = fmaf(y.x, vr[c][4 * d4], dp[c]);
-          dp[c] = fmaf(y.y, vr[c][4 * d4 + 1], dp[c]);
-          dp[c] = fmaf(y.z, vr[c][4 * d4 + 2], dp[c]);
-          dp[c] = fmaf(y.w, vr[c][4 * d4 + 3], dp[c]);
+          s[c] = fma4(x, kr[c] + 4 * d4, s[c]);
+          dp[c] = fma4(y, vr[c] + 4 * d4, dp[c]);
         }
       }
       const float inv = exp_row(s, lane, N);
