@@ -1,44 +1,20 @@
-// Fused AdamW over many float32 tensors in one launch (kernels/cuda/adamw.cuh).
-// The tensors are laid end to end in one index space of `total` elements; a device array of segments gives each
-// tensor's buffers, its [begin, end) in that space and its per-step scalars (bias corrections from the host, so every
-// tensor may have its own step count). Threads grid-stride over the whole space: a thread finds its first segment by
-// binary search and then only walks forward, since its indices only grow.
+// Fused AdamW over many float32 tensors in one launch (kernels/cuda/adamw.cuh), in the segment layout of
+// multi_tensor.cuh: a device array of segments gives each tensor's buffers, its [begin, end) in the concatenated index
+// space and its per-step scalars (bias corrections from the host, so every tensor may have its own step count).
 // Arithmetic: the CPU kernel's (kernels/cpu/optim.cpp, PyTorch's order), operation for operation. The *_rn intrinsics
 // pin every rounding, so nvcc cannot contract a multiply and an add into an fma the CPU kernel does not have, and
 // __fmaf_rn stands exactly where the CPU kernel (PyTorch's vectorised add(alpha)/addcmul) fuses one.
 #include "kernels/cuda/portable.cuh"
 #include "kernels/cuda/adamw.cuh"
+#include "kernels/cuda/multi_tensor.cuh"
 
 #include <cmath>
 
 namespace cage::CAGE_GPU_NAMESPACE {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kMaxBlocks = 4096;
-
-// The first segment whose end is past i (segments ordered by begin, ends non-decreasing).
-__device__ __forceinline__ int find_segment(const adamw_segment* segments, int count, int64_t i) {
-  int lo = 0, hi = count - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi) / 2;
-    if (segments[mid].end <= i)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
 __global__ void adamw_kernel(const adamw_segment* segments, int count, int64_t total) {
-  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= total) return;
-  int s = find_segment(segments, count, i);
-  for (; i < total; i += stride) {
-    while (segments[s].end <= i) ++s;
-    const adamw_segment& c = segments[s];
-    const int64_t k = i - c.begin;
+  multi_tensor::for_each_element(segments, count, total, [](const adamw_segment& c, int64_t k) {
     const float g = c.grad[k];
     const float p = __fmul_rn(c.param[k], c.decay);
     const float m = __fmaf_rn(c.one_minus_beta1, g, __fmul_rn(c.exp_avg[k], c.beta1));
@@ -53,27 +29,21 @@ __global__ void adamw_kernel(const adamw_segment* segments, int count, int64_t t
     }
     const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(second), c.bc2_sqrt), c.eps);
     c.param[k] = __fadd_rn(p, __fdiv_rn(__fmul_rn(c.neg_step_size, m), denom));
-  }
+  });
 }
 
 }  // namespace
 
 std::vector<adamw_segment> adamw_segments(const std::vector<adamw_tensor>& tensors, const adamw_hyper& h) {
-  std::vector<adamw_segment> segments;
-  segments.reserve(tensors.size());
-  int64_t begin = 0;
-  for (const adamw_tensor& t : tensors) {
+  return multi_tensor::segments_of<adamw_segment>(tensors, [&](const adamw_tensor& t, adamw_segment& s) {
     // Python floats (double) rounded to float, as PyTorch does when a scalar meets a float32 tensor.
     const double bc1 = 1 - std::pow(h.beta1, static_cast<double>(t.step));
     const double bc2 = 1 - std::pow(h.beta2, static_cast<double>(t.step));
-    adamw_segment s;
     s.param = t.param;
     s.grad = t.grad;
     s.exp_avg = t.exp_avg;
     s.exp_avg_sq = t.exp_avg_sq;
     s.max_exp_avg_sq = h.amsgrad ? t.max_exp_avg_sq : nullptr;
-    s.begin = begin;
-    s.end = begin + (t.n > 0 ? t.n : 0);
     s.decay = float(1 - h.lr * h.weight_decay);
     s.beta1 = float(h.beta1);
     s.one_minus_beta1 = float(1 - h.beta1);
@@ -82,28 +52,19 @@ std::vector<adamw_segment> adamw_segments(const std::vector<adamw_tensor>& tenso
     s.bc2_sqrt = float(std::sqrt(bc2));
     s.eps = float(h.eps);
     s.neg_step_size = float(-(h.lr / bc1));
-    segments.push_back(s);
-    begin = s.end;
-  }
-  return segments;
+  });
 }
 
 void adamw_step(const adamw_segment* segments, int count, int64_t total, cudaStream_t stream) {
-  if (count <= 0 || total <= 0) return;
-  const int64_t blocks = (total + kThreads - 1) / kThreads;
-  cage::launch(adamw_kernel, dim3(static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks)), dim3(kThreads),
-               0, stream, segments, count, total);
+  multi_tensor::launch(adamw_kernel, segments, count, total, stream);
 }
 
 cudaError_t adamw_step(const std::vector<adamw_tensor>& tensors, const adamw_hyper& h, adamw_segment* device_segments,
                        cudaStream_t stream) {
   if (tensors.empty()) return cudaSuccess;
-  const std::vector<adamw_segment> segments = adamw_segments(tensors, h);
-  const cudaError_t err = cudaMemcpyAsync(device_segments, segments.data(), segments.size() * sizeof(adamw_segment),
-                                          cudaMemcpyHostToDevice, stream);
-  if (err != cudaSuccess) return err;
-  adamw_step(device_segments, static_cast<int>(segments.size()), segments.back().end, stream);
-  return cudaGetLastError();
+  const cudaError_t err = multi_tensor::upload_and_launch(adamw_kernel, adamw_segments(tensors, h), device_segments,
+                                                          stream);
+  return err != cudaSuccess ? err : cudaGetLastError();
 }
 
 }  // namespace cage::CAGE_GPU_NAMESPACE

@@ -8,6 +8,47 @@
 namespace cage::CAGE_GPU_NAMESPACE::attention_detail {
 namespace {
 
+// The softmax of one row spread over a warp: s[c] holds the logit of token lane + 32 c (those past N are ignored).
+// On return s[c] = exp(s[c] - row max), 0 past N; returns 1 / the row's sum. All 32 lanes must call.
+template <int kCols>
+__device__ __forceinline__ float exp_row(float (&s)[kCols], int lane, int N) {
+  float m = -INFINITY;
+#pragma unroll
+  for (int c = 0; c < kCols; ++c)
+    if (lane + 32 * c < N) m = fmaxf(m, s[c]);
+  m = warp_max(m);
+  float sum = 0.0f;
+#pragma unroll
+  for (int c = 0; c < kCols; ++c) {
+    s[c] = lane + 32 * c < N ? expf(s[c] - m) : 0.0f;
+    sum += s[c];
+  }
+  return 1.0f / warp_sum(sum);
+}
+
+// acc + x.x k[0] + x.y k[1] + x.z k[2] + x.w k[3], one fused multiply-add at a time in that order.
+__device__ __forceinline__ float fma4(float4 x, const float* k, float acc) {
+  acc = fmaf(x.x, k[0], acc);
+  acc = fmaf(x.y, k[1], acc);
+  acc = fmaf(x.z, k[2], acc);
+  return fmaf(x.w, k[3], acc);
+}
+
+// sum_i row_i col_i over i < N in order, row a 16-byte-aligned shared row zero-padded to a multiple of 4 and col
+// held in registers (zero past N): one float4 broadcast per four FMAs.
+template <int kJ>
+__device__ __forceinline__ float dot_row4(const float* row, const float (&col)[kJ], int N) {
+  const float4* r4 = reinterpret_cast<const float4*>(row);
+  float acc = 0.0f;
+#pragma unroll
+  for (int i4 = 0; i4 < kJ / 4; ++i4) {
+    if (4 * i4 >= N) break;
+    const float4 x = r4[i4];
+    acc = fma4(x, col + 4 * i4, acc);
+  }
+  return acc;
+}
+
 // Forward: lane j keeps its key rows k'_j and lane d its value column V_:d in registers; the broadcast query row and
 // probability row are read four floats per load, so shared loads fall to 1/8 (logits, kCols = 2) and 1/4 (AV) per
 // FMA. 163-168 registers for kCols = 2 (three 128-thread blocks per SM by registers), no spills.
@@ -55,40 +96,15 @@ __global__ void __launch_bounds__(kForwardThreads)
       const float4 x = qi[d4];
 #pragma unroll
       for (int c = 0; c < kCols; ++c) {
-        s[c] = fmaf(x.x, kr[c][4 * d4], s[c]);
-        s[c] = fmaf(x.y, kr[c][4 * d4 + 1], s[c]);
-        s[c] = fmaf(x.z, kr[c][4 * d4 + 2], s[c]);
-        s[c] = fmaf(x.w, kr[c][4 * d4 + 3], s[c]);
+        s[c] = fma4(x, kr[c] + 4 * d4, s[c]);
       }
     }
-    float m = -INFINITY;
-#pragma unroll
-    for (int c = 0; c < kCols; ++c)
-      if (lane + 32 * c < N) m = fmaxf(m, s[c]);
-    m = warp_max(m);
-    float sum = 0.0f;
-#pragma unroll
-    for (int c = 0; c < kCols; ++c) {
-      s[c] = lane + 32 * c < N ? expf(s[c] - m) : 0.0f;
-      sum += s[c];
-    }
-    const float inv = 1.0f / warp_sum(sum);
+    const float inv = exp_row(s, lane, N);
 #pragma unroll
     for (int c = 0; c < kCols; ++c)
       if (lane + 32 * c < NR) a[lane + 32 * c] = s[c] * inv;  // zeros past N: the float4 reads below cover NR
     __syncwarp();
-    const float4* a4 = reinterpret_cast<const float4*>(a);
-    float acc = 0.0f;
-#pragma unroll
-    for (int j4 = 0; j4 < kJ / 4; ++j4) {
-      if (4 * j4 >= N) break;
-      const float4 x = a4[j4];
-      acc = fmaf(x.x, vr[4 * j4], acc);
-      acc = fmaf(x.y, vr[4 * j4 + 1], acc);
-      acc = fmaf(x.z, vr[4 * j4 + 2], acc);
-      acc = fmaf(x.w, vr[4 * j4 + 3], acc);
-    }
-    o[int64_t(pix[i]) * g.C] = acc;
+    o[int64_t(pix[i]) * g.C] = dot_row4(a, vr, N);
     __syncwarp();  // the row buffer is rewritten by the next row
   }
 }
@@ -151,28 +167,11 @@ __global__ void __launch_bounds__(kTiledBackwardThreads)
         const float4 x = qi[d4], y = goi[d4];
 #pragma unroll
         for (int c = 0; c < kCols; ++c) {
-          s[c] = fmaf(x.x, kr[c][4 * d4], s[c]);
-          s[c] = fmaf(x.y, kr[c][4 * d4 + 1], s[c]);
-          s[c] = fmaf(x.z, kr[c][4 * d4 + 2], s[c]);
-          s[c] = fmaf(x.w, kr[c][4 * d4 + 3], s[c]);
-          dp[c] = fmaf(y.x, vr[c][4 * d4], dp[c]);
-          dp[c] = fmaf(y.y, vr[c][4 * d4 + 1], dp[c]);
-          dp[c] = fmaf(y.z, vr[c][4 * d4 + 2], dp[c]);
-          dp[c] = fmaf(y.w, vr[c][4 * d4 + 3], dp[c]);
+          s[c] = fma4(x, kr[c] + 4 * d4, s[c]);
+          dp[c] = fma4(y, vr[c] + 4 * d4, dp[c]);
         }
       }
-      float m = -INFINITY;
-#pragma unroll
-      for (int c = 0; c < kCols; ++c)
-        if (lane + 32 * c < N) m = fmaxf(m, s[c]);
-      m = warp_max(m);
-      float sum = 0.0f;
-#pragma unroll
-      for (int c = 0; c < kCols; ++c) {
-        s[c] = lane + 32 * c < N ? expf(s[c] - m) : 0.0f;
-        sum += s[c];
-      }
-      const float inv = 1.0f / warp_sum(sum);
+      const float inv = exp_row(s, lane, N);
       float r = 0.0f;
 #pragma unroll
       for (int c = 0; c < kCols; ++c) {
@@ -199,37 +198,11 @@ __global__ void __launch_bounds__(kTiledBackwardThreads)
     // dV = A^T dO
 #pragma unroll
     for (int i = 0; i < kJ; ++i) col[i] = i < N ? go[i * kD + lane] : 0.0f;
-    for (int j = warp; j < N; j += warps) {
-      const float4* aj = reinterpret_cast<const float4*>(at + j * NR);
-      float acc = 0.0f;
-#pragma unroll
-      for (int i4 = 0; i4 < kJ / 4; ++i4) {
-        if (4 * i4 >= N) break;
-        const float4 x = aj[i4];
-        acc = fmaf(x.x, col[4 * i4], acc);
-        acc = fmaf(x.y, col[4 * i4 + 1], acc);
-        acc = fmaf(x.z, col[4 * i4 + 2], acc);
-        acc = fmaf(x.w, col[4 * i4 + 3], acc);
-      }
-      gimg[pix[j] * row + 2 * g.C] = acc;
-    }
+    for (int j = warp; j < N; j += warps) gimg[pix[j] * row + 2 * g.C] = dot_row4(at + j * NR, col, N);
     // dK = scale dS^T Q
 #pragma unroll
     for (int i = 0; i < kJ; ++i) col[i] = i < N ? q[i * kD + lane] : 0.0f;
-    for (int j = warp; j < N; j += warps) {
-      const float4* dj = reinterpret_cast<const float4*>(dst + j * NR);
-      float acc = 0.0f;
-#pragma unroll
-      for (int i4 = 0; i4 < kJ / 4; ++i4) {
-        if (4 * i4 >= N) break;
-        const float4 x = dj[i4];
-        acc = fmaf(x.x, col[4 * i4], acc);
-        acc = fmaf(x.y, col[4 * i4 + 1], acc);
-        acc = fmaf(x.z, col[4 * i4 + 2], acc);
-        acc = fmaf(x.w, col[4 * i4 + 3], acc);
-      }
-      gimg[pix[j] * row + g.C] = acc * g.scale;
-    }
+    for (int j = warp; j < N; j += warps) gimg[pix[j] * row + g.C] = dot_row4(dst + j * NR, col, N) * g.scale;
     // dQ = dS K' (K' holds the scale already); dS_ji = dS^T_ij, a column of the stored tile
 #pragma unroll
     for (int i = 0; i < kJ; ++i) col[i] = i < N ? k[i * DS + lane] : 0.0f;

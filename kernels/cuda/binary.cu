@@ -8,12 +8,10 @@
 // The CPU oracle is kernels/cpu/elementwise.cpp; each element is one IEEE operation, so results are bit-exact.
 #include "kernels/cuda/portable.cuh"
 #include "kernels/cuda/binary.cuh"
+#include "kernels/cuda/grid.cuh"
 
 namespace cage::CAGE_GPU_NAMESPACE {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
 
 struct add_functor {
   __device__ __forceinline__ float operator()(float x, float y) const { return x + y; }
@@ -64,11 +62,6 @@ __global__ void binary_strided_kernel(const float* a, const float* b, float* out
 __global__ void scale_kernel(const float* x, float s, float* out, int64_t n) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) out[i] = x[i] * s;
-}
-
-unsigned blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < kMaxBlocks ? b : kMaxBlocks);
 }
 
 template <typename fn_t>

@@ -3,17 +3,10 @@
 // loop; the element is moved as an integer of its width, so every dtype goes through the same four kernels.
 #include "kernels/cuda/portable.cuh"
 #include "kernels/cuda/copy.cuh"
+#include "kernels/cuda/grid.cuh"
 
 namespace cage::CAGE_GPU_NAMESPACE {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-unsigned blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 1 ? 1 : (b < kMaxBlocks ? b : kMaxBlocks));
-}
 
 __device__ __forceinline__ int64_t layout_offset(const copy_layout& l, int64_t flat) {
   int64_t off = 0;

@@ -13,6 +13,7 @@
 // The CPU oracle is kernels/cpu/depthwise.cpp.
 #include "kernels/cuda/portable.cuh"
 #include "kernels/cuda/depthwise_conv.cuh"
+#include "kernels/cuda/grid.cuh"
 
 #include <cstdint>
 #include <initializer_list>
@@ -20,8 +21,7 @@
 namespace cage::CAGE_GPU_NAMESPACE {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;
+constexpr int64_t kMaxDepthwiseBlocks = 8192;  // grid-stride blocks (kThreads each, grid.cuh)
 constexpr int kCols = 32;
 constexpr int kRowGroups = 8;
 constexpr int64_t kMinPixelsPerChunk = 256;
@@ -59,7 +59,7 @@ dims<I> dims_of(const depthwise_shape& s) {
 }
 // Grid-stride loops may step one grid past the end: keep that below 2^31 too.
 bool fits_int(const depthwise_shape& s) {
-  const int64_t limit = (int64_t(1) << 31) - 1 - kMaxBlocks * kThreads;
+  const int64_t limit = (int64_t(1) << 31) - 1 - kMaxDepthwiseBlocks * kThreads;
   return s.N * s.H * s.W * s.C <= limit && s.N * s.Ho * s.Wo * s.C <= limit &&
          kMaxChunks * s.KH * s.KW * s.C <= limit;  // the gw partials
 }
@@ -196,11 +196,6 @@ bool vec4_ok(int64_t C, std::initializer_list<const float*> ptrs) {
   return true;
 }
 
-unsigned blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 1 ? 1 : (b < kMaxBlocks ? b : kMaxBlocks));
-}
-
 int64_t chunk_count(const depthwise_shape& s) {
   const int64_t P = s.N * s.Ho * s.Wo;
   const int64_t c = (P + kMinPixelsPerChunk - 1) / kMinPixelsPerChunk;
@@ -213,11 +208,11 @@ void forward(const depthwise_shape& s, const float* x, const float* w, const flo
   const int64_t outputs = s.N * s.Ho * s.Wo * s.C;
   const dims<I> d = dims_of<I>(s);
   if (vec4_ok(s.C, {x, w, b, scale, shift, y}))
-    cage::launch(depthwise_forward_kernel<I, 4, FUSED, K>, dim3(blocks_for(outputs / 4)), dim3(kThreads), 0, stream, d,
-                 x, w, b, scale, shift, y);
+    cage::launch(depthwise_forward_kernel<I, 4, FUSED, K>, dim3(blocks_for(outputs / 4, kMaxDepthwiseBlocks)),
+                 dim3(kThreads), 0, stream, d, x, w, b, scale, shift, y);
   else
-    cage::launch(depthwise_forward_kernel<I, 1, FUSED, K>, dim3(blocks_for(outputs)), dim3(kThreads), 0, stream, d, x,
-                 w, b, scale, shift, y);
+    cage::launch(depthwise_forward_kernel<I, 1, FUSED, K>, dim3(blocks_for(outputs, kMaxDepthwiseBlocks)),
+                 dim3(kThreads), 0, stream, d, x, w, b, scale, shift, y);
 }
 
 template <bool FUSED>
@@ -239,11 +234,11 @@ void backward(const depthwise_shape& s, const float* x, const float* w, const fl
   const int64_t inputs = s.N * s.H * s.W * s.C;
   if (gx && inputs > 0) {
     if (vec4_ok(s.C, {w, gy, gx}))
-      cage::launch(depthwise_backward_input_kernel<I, 4, K>, dim3(blocks_for(inputs / 4)), dim3(kThreads), 0, stream, d,
-                   w, gy, gx);
+      cage::launch(depthwise_backward_input_kernel<I, 4, K>, dim3(blocks_for(inputs / 4, kMaxDepthwiseBlocks)),
+                   dim3(kThreads), 0, stream, d, w, gy, gx);
     else
-      cage::launch(depthwise_backward_input_kernel<I, 1, K>, dim3(blocks_for(inputs)), dim3(kThreads), 0, stream, d, w,
-                   gy, gx);
+      cage::launch(depthwise_backward_input_kernel<I, 1, K>, dim3(blocks_for(inputs, kMaxDepthwiseBlocks)),
+                   dim3(kThreads), 0, stream, d, w, gy, gx);
   }
   if (!gw) return;
   const int64_t taps = s.KH * s.KW;

@@ -4,12 +4,10 @@
 // The CPU oracle is kernels/cpu/elementwise.cpp.
 #include "kernels/cuda/portable.cuh"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/grid.cuh"
 
 namespace cage::CAGE_GPU_NAMESPACE {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;  // enough to fill any listed GPU; the grid-stride loop covers the rest
 
 struct gelu_functor {
   __device__ __forceinline__ float f(float x) const { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
@@ -51,11 +49,6 @@ __global__ void unary_backward_kernel(const float* x, const float* y, const floa
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
     gx[i] = gy[i] * op.df(x[i], y[i]);
-}
-
-unsigned blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < kMaxBlocks ? b : kMaxBlocks);
 }
 
 template <typename fn_t>

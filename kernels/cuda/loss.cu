@@ -8,20 +8,13 @@
 //   mse, bce:               forward one fixed-order sum of the terms; backward a thread per element.
 #include "kernels/cuda/portable.cuh"
 #include "kernels/cuda/loss.cuh"
+#include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/det_sum.cuh"
 
 #include <cmath>
 
 namespace cage::CAGE_GPU_NAMESPACE {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-unsigned blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < kMaxBlocks ? b : kMaxBlocks);
-}
 
 // softplus(-x) = log(1 + exp(-x)) and sigmoid(-x) = 1 / (1 + exp(x)), stable for either sign (as the CPU).
 __device__ __forceinline__ double softplus_neg(double x) { return fmax(-x, 0.0) + log1p(exp(-fabs(x))); }

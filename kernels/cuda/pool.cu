@@ -8,17 +8,10 @@
 // Grid-stride loops over 64-bit indices. All four are bit-exact against the CPU kernels.
 #include "kernels/cuda/portable.cuh"
 #include "kernels/cuda/pool.cuh"
+#include "kernels/cuda/grid.cuh"
 
 namespace cage::CAGE_GPU_NAMESPACE {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-unsigned blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < kMaxBlocks ? b : kMaxBlocks);
-}
 
 // The window of output (oh, ow) clipped to the image, and PyTorch's divisor for it (kernels/cpu/pool.cpp).
 struct window {

@@ -164,6 +164,28 @@ bool computed_bwd_filter(cudnnConvolutionBwdFilterAlgo_t a) {
   return a <= CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
 }
 
+// The checks every convolution call starts with, in this order: its own arguments (args_ok: the pointers it needs,
+// algo_valid: a known algorithm; BAD_PARAM), the handle and descriptors (geometry(), into *g), then NOT_SUPPORTED
+// unless the emulator computes the algorithm.
+cudnnStatus_t checked_geometry(cudnnHandle_t handle, bool args_ok, bool algo_valid, bool algo_computed,
+                               const cudnnTensorStruct* x, const cudnnFilterStruct* f, const cudnnConvolutionStruct* cv,
+                               const cudnnTensorStruct* y, Geometry* g) {
+  if (!args_ok || !algo_valid) return CUDNN_STATUS_BAD_PARAM;
+  if (cudnnStatus_t s = geometry(handle, x, f, cv, y, g); !ok(s)) return s;
+  return algo_computed ? CUDNN_STATUS_SUCCESS : CUDNN_STATUS_NOT_SUPPORTED;
+}
+
+// The workspace queries: the call's checks, then 0 bytes (no algorithm needs a workspace here), then NOT_SUPPORTED
+// for an algorithm the emulator does not compute.
+cudnnStatus_t no_workspace(cudnnHandle_t handle, bool algo_valid, bool algo_computed, const cudnnTensorStruct* x,
+                           const cudnnFilterStruct* f, const cudnnConvolutionStruct* cv, const cudnnTensorStruct* y,
+                           size_t* bytes) {
+  Geometry g;
+  if (cudnnStatus_t s = checked_geometry(handle, bytes != nullptr, algo_valid, true, x, f, cv, y, &g); !ok(s)) return s;
+  *bytes = 0;
+  return algo_computed ? CUDNN_STATUS_SUCCESS : CUDNN_STATUS_NOT_SUPPORTED;
+}
+
 template <typename Desc>
 cudnnStatus_t create(Desc** d) {
   if (!d) return CUDNN_STATUS_BAD_PARAM;
@@ -173,6 +195,14 @@ cudnnStatus_t create(Desc** d) {
 template <typename Desc>
 cudnnStatus_t destroy(Desc* d) {
   delete d;  // null is fine, as in cuDNN
+  return CUDNN_STATUS_SUCCESS;
+}
+// A tensor or filter descriptor (the same layout: set, format, type, four positive sizes).
+template <typename Desc>
+cudnnStatus_t set_4d(Desc* d, cudnnTensorFormat_t format, cudnnDataType_t type, int n, int c, int h, int w) {
+  if (!d || !valid_format(format) || !valid_type(type) || n <= 0 || c <= 0 || h <= 0 || w <= 0)
+    return CUDNN_STATUS_BAD_PARAM;
+  *d = Desc{true, format, type, n, c, h, w};
   return CUDNN_STATUS_SUCCESS;
 }
 
@@ -222,20 +252,14 @@ cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) { return c
 cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t format, cudnnDataType_t type,
                                          int n, int c, int h, int w) {
-  if (!d || !valid_format(format) || !valid_type(type) || n <= 0 || c <= 0 || h <= 0 || w <= 0)
-    return CUDNN_STATUS_BAD_PARAM;
-  *d = cudnnTensorStruct{true, format, type, n, c, h, w};
-  return CUDNN_STATUS_SUCCESS;
+  return set_4d(d, format, type, n, c, h, w);
 }
 
 cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { return create(d); }
 cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t type, cudnnTensorFormat_t format,
                                          int k, int c, int h, int w) {
-  if (!d || !valid_format(format) || !valid_type(type) || k <= 0 || c <= 0 || h <= 0 || w <= 0)
-    return CUDNN_STATUS_BAD_PARAM;
-  *d = cudnnFilterStruct{true, format, type, k, c, h, w};
-  return CUDNN_STATUS_SUCCESS;
+  return set_4d(d, format, type, k, c, h, w);
 }
 
 cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) { return create(d); }
@@ -277,33 +301,21 @@ cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t handle, cons
                                                       const cudnnConvolutionDescriptor_t cv,
                                                       const cudnnTensorDescriptor_t y, cudnnConvolutionFwdAlgo_t algo,
                                                       size_t* bytes) {
-  Geometry g;
-  if (!bytes || !valid_fwd(algo)) return CUDNN_STATUS_BAD_PARAM;
-  if (cudnnStatus_t s = geometry(handle, x, f, cv, y, &g); !ok(s)) return s;
-  *bytes = 0;
-  return computed_fwd(algo) ? CUDNN_STATUS_SUCCESS : CUDNN_STATUS_NOT_SUPPORTED;
+  return no_workspace(handle, valid_fwd(algo), computed_fwd(algo), x, f, cv, y, bytes);
 }
 cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t handle, const cudnnFilterDescriptor_t f,
                                                            const cudnnTensorDescriptor_t dy,
                                                            const cudnnConvolutionDescriptor_t cv,
                                                            const cudnnTensorDescriptor_t dx,
                                                            cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
-  Geometry g;
-  if (!bytes || !valid_bwd_data(algo)) return CUDNN_STATUS_BAD_PARAM;
-  if (cudnnStatus_t s = geometry(handle, dx, f, cv, dy, &g); !ok(s)) return s;
-  *bytes = 0;
-  return computed_bwd_data(algo) ? CUDNN_STATUS_SUCCESS : CUDNN_STATUS_NOT_SUPPORTED;
+  return no_workspace(handle, valid_bwd_data(algo), computed_bwd_data(algo), dx, f, cv, dy, bytes);
 }
 cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t handle, const cudnnTensorDescriptor_t x,
                                                              const cudnnTensorDescriptor_t dy,
                                                              const cudnnConvolutionDescriptor_t cv,
                                                              const cudnnFilterDescriptor_t f,
                                                              cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
-  Geometry g;
-  if (!bytes || !valid_bwd_filter(algo)) return CUDNN_STATUS_BAD_PARAM;
-  if (cudnnStatus_t s = geometry(handle, x, f, cv, dy, &g); !ok(s)) return s;
-  *bytes = 0;
-  return computed_bwd_filter(algo) ? CUDNN_STATUS_SUCCESS : CUDNN_STATUS_NOT_SUPPORTED;
+  return no_workspace(handle, valid_bwd_filter(algo), computed_bwd_filter(algo), x, f, cv, dy, bytes);
 }
 
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, const cudnnTensorDescriptor_t xd,
@@ -311,9 +323,9 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, c
                                       const cudnnConvolutionDescriptor_t cv, cudnnConvolutionFwdAlgo_t algo, void*,
                                       size_t, const void* beta, const cudnnTensorDescriptor_t yd, void* yv) {
   Geometry g;
-  if (!alpha || !beta || !xv || !wv || !yv || !valid_fwd(algo)) return CUDNN_STATUS_BAD_PARAM;
-  if (cudnnStatus_t s = geometry(handle, xd, fd, cv, yd, &g); !ok(s)) return s;
-  if (!computed_fwd(algo)) return CUDNN_STATUS_NOT_SUPPORTED;
+  const cudnnStatus_t s = checked_geometry(handle, alpha && beta && xv && wv && yv, valid_fwd(algo), computed_fwd(algo),
+                                           xd, fd, cv, yd, &g);
+  if (!ok(s)) return s;
   const auto* x = static_cast<const float*>(xv);
   const auto* w = static_cast<const float*>(wv);
   auto* y = static_cast<float*>(yv);
@@ -340,9 +352,9 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alp
                                            void*, size_t, const void* beta, const cudnnTensorDescriptor_t dxd,
                                            void* dxv) {
   Geometry g;
-  if (!alpha || !beta || !wv || !dyv || !dxv || !valid_bwd_data(algo)) return CUDNN_STATUS_BAD_PARAM;
-  if (cudnnStatus_t s = geometry(handle, dxd, fd, cv, dyd, &g); !ok(s)) return s;
-  if (!computed_bwd_data(algo)) return CUDNN_STATUS_NOT_SUPPORTED;
+  const cudnnStatus_t s = checked_geometry(handle, alpha && beta && wv && dyv && dxv, valid_bwd_data(algo),
+                                           computed_bwd_data(algo), dxd, fd, cv, dyd, &g);
+  if (!ok(s)) return s;
   const auto* w = static_cast<const float*>(wv);
   const auto* dy = static_cast<const float*>(dyv);
   auto* dx = static_cast<float*>(dxv);
@@ -372,9 +384,9 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
                                              cudnnConvolutionBwdFilterAlgo_t algo, void*, size_t, const void* beta,
                                              const cudnnFilterDescriptor_t fd, void* dwv) {
   Geometry g;
-  if (!alpha || !beta || !xv || !dyv || !dwv || !valid_bwd_filter(algo)) return CUDNN_STATUS_BAD_PARAM;
-  if (cudnnStatus_t s = geometry(handle, xd, fd, cv, dyd, &g); !ok(s)) return s;
-  if (!computed_bwd_filter(algo)) return CUDNN_STATUS_NOT_SUPPORTED;
+  const cudnnStatus_t s = checked_geometry(handle, alpha && beta && xv && dyv && dwv, valid_bwd_filter(algo),
+                                           computed_bwd_filter(algo), xd, fd, cv, dyd, &g);
+  if (!ok(s)) return s;
   const auto* x = static_cast<const float*>(xv);
   const auto* dy = static_cast<const float*>(dyv);
   auto* dw = static_cast<float*>(dwv);

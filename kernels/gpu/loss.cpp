@@ -16,6 +16,19 @@ void check_same(const Tensor& a, const Tensor& b, const char* op, const char* na
 }
 Tensor loss_scratch_tensor(int64_t n) { return device_empty({loss_scratch(n)}, DType::f64); }
 
+// The shapes cross-entropy forward and backward share: logits (N, K), N labels and lse values, K class weights if
+// any. Returns N.
+int64_t cross_entropy_rows(const Tensor& logits, const Tensor& labels, const Tensor& weights, const Tensor& lse,
+                           const char* n) {
+  CAGE_CHECK(logits.dim() == 2, n, ": logits must be (N, K), got ", describe(logits));
+  const int64_t N = logits.size(0), K = logits.size(1);
+  CAGE_CHECK(labels.numel() == N && lse.numel() == N, n, ": labels ", describe(labels), " and lse ", describe(lse),
+             " for logits ", describe(logits));
+  CAGE_CHECK(!weights.defined() || weights.numel() == K, n, ": class weights ", describe(weights), " for ", K,
+             " classes");
+  return N;
+}
+
 // The CPU contract's check of kernels::cross_entropy_check_labels (an Error naming the first bad label), done on a
 // host copy of the labels: the kernels never read through a bad label, but a wrong label must stop training.
 void check_labels(const Tensor& labels, int64_t classes) {
@@ -29,12 +42,7 @@ void check_labels(const Tensor& labels, int64_t classes) {
 void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& weights, const Tensor& lse,
                            const Tensor& out) {
   const char* n = "cross_entropy_forward";
-  CAGE_CHECK(logits.dim() == 2, n, ": logits must be (N, K), got ", describe(logits));
-  const int64_t N = logits.size(0), K = logits.size(1);
-  CAGE_CHECK(labels.numel() == N && lse.numel() == N, n, ": labels ", describe(labels), " and lse ", describe(lse),
-             " for logits ", describe(logits));
-  CAGE_CHECK(!weights.defined() || weights.numel() == K, n, ": class weights ", describe(weights), " for ", K,
-             " classes");
+  const int64_t N = cross_entropy_rows(logits, labels, weights, lse, n), K = logits.size(1);
   check_scalar(out, n, "out");
   const int64_t* y = i64(labels, n, "labels");
   check_labels(labels, K);
@@ -47,12 +55,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Ten
 void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& weights, const Tensor& lse,
                             const Tensor& gout, const Tensor& glogits) {
   const char* n = "cross_entropy_backward";
-  CAGE_CHECK(logits.dim() == 2, n, ": logits must be (N, K), got ", describe(logits));
-  const int64_t N = logits.size(0), K = logits.size(1);
-  CAGE_CHECK(labels.numel() == N && lse.numel() == N, n, ": labels ", describe(labels), " and lse ", describe(lse),
-             " for logits ", describe(logits));
-  CAGE_CHECK(!weights.defined() || weights.numel() == K, n, ": class weights ", describe(weights), " for ", K,
-             " classes");
+  const int64_t N = cross_entropy_rows(logits, labels, weights, lse, n), K = logits.size(1);
   check_scalar(gout, n, "gout");
   check_same(logits, glogits, n, "glogits");
   Tensor scratch = loss_scratch_tensor(N);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "emu/emu_test_util.h"
+#include "emu/gpu_compare.h"
 #include "kernels/conv.h"
 #include "kernels/device.h"
 #include "kernels/elementwise.h"
@@ -22,44 +23,7 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Shape;
-using cage::Tensor;
-
-class NormConvEmu : public ::testing::Test {
- protected:
-  void SetUp() override { cage::kernels::use_device(Device::emu); }
-};
-
-Tensor random_cpu(const Shape& shape, float lo, float hi, unsigned seed) {
-  return Tensor::from_vector(random_values(static_cast<size_t>(cage::shape_numel(shape)), lo, hi, seed), shape);
-}
-Tensor nan_like(const Tensor& t, Device d) {
-  return Tensor::full(t.shape(), NAN, t.dtype(), d);
-}
-Tensor dev(const Tensor& t) { return t.defined() ? t.to(Device::emu) : Tensor(); }
-
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(Device::cpu).to(DType::f64);
-  return c.to_vector<double>();
-}
-
-// Max |gpu - cpu|; fails when any element is outside atol + rtol * |cpu| (NaN fails).
-double check(const std::string& what, const Tensor& gpu, const Tensor& cpu, double atol, double rtol) {
-  const std::vector<double> g = values(gpu), c = values(cpu);
-  EXPECT_EQ(g.size(), c.size()) << what;
-  double worst = 0;
-  bool ok = true;
-  for (size_t i = 0; i < g.size() && i < c.size(); ++i) {
-    const double err = std::fabs(g[i] - c[i]);
-    if (!(err <= atol + rtol * std::fabs(c[i]))) ok = false;
-    worst = std::isnan(err) ? INFINITY : std::max(worst, err);
-  }
-  std::printf("  %-58s max |err| %.3g\n", what.c_str(), worst);
-  EXPECT_TRUE(ok) << what << ": max |err| " << worst << " over atol " << atol << " + rtol " << rtol;
-  return worst;
-}
+class NormConvEmu : public EmuTest {};
 
 std::string shape_name(const Shape& s) {
   std::string r = "(";
@@ -91,39 +55,44 @@ TEST_F(NormConvEmu, BatchNormForwardBackwardMatchCpu) {
       const int64_t C = k.x[3];
       const std::string name = shape_name(k.x) + (training ? " train" : " eval") + (k.affine ? "" : " no affine") +
                                (k.offset != 0 ? " offset" : "");
-      Tensor x = random_cpu(k.x, -2.0f + k.offset, 2.0f + k.offset, seed++);
-      Tensor w = k.affine ? random_cpu({C}, 0.5f, 1.5f, seed++) : Tensor();
-      Tensor b = k.affine ? random_cpu({C}, -1.0f, 1.0f, seed++) : Tensor();
-      Tensor rm = random_cpu({C}, -0.5f + k.offset, 0.5f + k.offset, seed++), rv = random_cpu({C}, 0.5f, 2.0f, seed++);
-      Tensor gy = random_cpu(k.x, -1.0f, 1.0f, seed++);
-      Tensor rm_d = dev(rm), rv_d = dev(rv);  // updated in place on both sides
-      Tensor y = nan_like(x, Device::cpu), mean = Tensor::empty({C}, DType::f64), invstd = Tensor::empty({C}, DType::f64);
-      Tensor y_d = nan_like(x, Device::emu), mean_d = Tensor::full({C}, NAN, DType::f64, Device::emu),
+      Tensor x = random_tensor(k.x, seed++, -2.0f + k.offset, 2.0f + k.offset);
+      Tensor w = k.affine ? random_tensor({C}, seed++, 0.5f, 1.5f) : Tensor();
+      Tensor b = k.affine ? random_tensor({C}, seed++, -1.0f, 1.0f) : Tensor();
+      Tensor rm = random_tensor({C}, seed++, -0.5f + k.offset, 0.5f + k.offset),
+             rv = random_tensor({C}, seed++, 0.5f, 2.0f);
+      Tensor gy = random_tensor(k.x, seed++, -1.0f, 1.0f);
+      Tensor rm_d = to_emu(rm), rv_d = to_emu(rv);  // updated in place on both sides
+      Tensor y = nan_tensor(x.shape(), Device::cpu, x.dtype()), mean = Tensor::empty({C}, DType::f64),
+             invstd = Tensor::empty({C}, DType::f64);
+      Tensor y_d = nan_tensor(x.shape(), Device::emu, x.dtype()),
+             mean_d = Tensor::full({C}, NAN, DType::f64, Device::emu),
              invstd_d = Tensor::full({C}, NAN, DType::f64, Device::emu);
       cage::kernels::batch_norm_forward(x, w, b, rm, rv, training, momentum, eps, y, mean, invstd);
-      cage::kernels::batch_norm_forward(dev(x), dev(w), dev(b), rm_d, rv_d, training, momentum, eps, y_d, mean_d,
-                                        invstd_d);
+      cage::kernels::batch_norm_forward(to_emu(x), to_emu(w), to_emu(b), rm_d, rv_d, training, momentum, eps, y_d,
+                                        mean_d, invstd_d);
       std::printf("batch_norm %s\n", name.c_str());
       const double mtol = k.offset != 0 ? 1e-12 * k.offset : 1e-12;
-      check("mean (f64)", mean_d, mean, mtol, 1e-12);
-      check("invstd (f64)", invstd_d, invstd, 0, 1e-9);
-      check("y", y_d, y, 2e-6, 2e-6);
-      check("running_mean", rm_d, rm, 0, 1e-6);
-      check("running_var", rv_d, rv, 0, 1e-6);
+      check_close("mean (f64)", mean_d, mean, mtol, 1e-12);
+      check_close("invstd (f64)", invstd_d, invstd, 0, 1e-9);
+      check_close("y", y_d, y, 2e-6, 2e-6);
+      check_close("running_mean", rm_d, rm, 0, 1e-6);
+      check_close("running_var", rv_d, rv, 0, 1e-6);
       // Backward from the CPU's saved statistics (identical inputs on both sides); all three gradients, then each
       // subset, so a kernel that needs an output it was not given fails.
-      Tensor mean_in = dev(mean), invstd_in = dev(invstd);
-      Tensor gx = nan_like(x, Device::cpu), gw = Tensor::full({C}, NAN), gb = Tensor::full({C}, NAN);
+      Tensor mean_in = to_emu(mean), invstd_in = to_emu(invstd);
+      Tensor gx = nan_tensor(x.shape(), Device::cpu, x.dtype()), gw = Tensor::full({C}, NAN),
+             gb = Tensor::full({C}, NAN);
       cage::kernels::batch_norm_backward(x, w, mean, invstd, gy, training, gx, gw, gb);
       for (int mask : {7, 1, 2, 4}) {
-        Tensor gx_d = mask & 1 ? nan_like(x, Device::emu) : Tensor();
+        Tensor gx_d = mask & 1 ? nan_tensor(x.shape(), Device::emu, x.dtype()) : Tensor();
         Tensor gw_d = mask & 2 ? Tensor::full({C}, NAN, DType::f32, Device::emu) : Tensor();
         Tensor gb_d = mask & 4 ? Tensor::full({C}, NAN, DType::f32, Device::emu) : Tensor();
-        cage::kernels::batch_norm_backward(dev(x), dev(w), mean_in, invstd_in, dev(gy), training, gx_d, gw_d, gb_d);
+        cage::kernels::batch_norm_backward(to_emu(x), to_emu(w), mean_in, invstd_in, to_emu(gy), training, gx_d, gw_d,
+                                           gb_d);
         const std::string sub = mask == 7 ? "" : " (alone)";
-        if (gx_d.defined()) check("gx" + sub, gx_d, gx, 2e-6, 1e-5);
-        if (gw_d.defined()) check("gw" + sub, gw_d, gw, 1e-5, 1e-6);
-        if (gb_d.defined()) check("gb" + sub, gb_d, gb, 1e-5, 1e-6);
+        if (gx_d.defined()) check_close("gx" + sub, gx_d, gx, 2e-6, 1e-5);
+        if (gw_d.defined()) check_close("gw" + sub, gw_d, gw, 1e-5, 1e-6);
+        if (gb_d.defined()) check_close("gb" + sub, gb_d, gb, 1e-5, 1e-6);
       }
     }
 }
@@ -138,11 +107,11 @@ TEST_F(NormConvEmu, BatchNormTrainingNeedsTwoRows) {
 // nn::batch_norm2d on device emu: statistics, running stats and gradients stay on the device and match the CPU.
 TEST_F(NormConvEmu, BatchNormAutogradOnDeviceMatchesCpu) {
   const Shape xs{2, 5, 3, 12};
-  Tensor x = random_cpu(xs, -2.0f, 2.0f, 200), gy = random_cpu(xs, -1.0f, 1.0f, 201);
-  Tensor w = random_cpu({12}, 0.5f, 1.5f, 202), b = random_cpu({12}, -0.5f, 0.5f, 203);
+  Tensor x = random_tensor(xs, 200, -2.0f, 2.0f), gy = random_tensor(xs, 201, -1.0f, 1.0f);
+  Tensor w = random_tensor({12}, 202, 0.5f, 1.5f), b = random_tensor({12}, 203, -0.5f, 0.5f);
   for (bool training : {true, false}) {
-    Tensor rm = random_cpu({12}, -0.5f, 0.5f, 204), rv = random_cpu({12}, 0.5f, 2.0f, 205);
-    Tensor rm_d = dev(rm), rv_d = dev(rv);
+    Tensor rm = random_tensor({12}, 204, -0.5f, 0.5f), rv = random_tensor({12}, 205, 0.5f, 2.0f);
+    Tensor rm_d = to_emu(rm), rv_d = to_emu(rv);
     std::vector<Tensor> cpu{x.detach(), w.detach(), b.detach()}, gpu;
     for (Tensor& t : cpu) {
       gpu.push_back(t.to(Device::emu));
@@ -155,14 +124,14 @@ TEST_F(NormConvEmu, BatchNormAutogradOnDeviceMatchesCpu) {
     y.backward(gy);
     y_d.backward(gy.to(Device::emu));
     std::printf("nn::batch_norm2d on emu, %s\n", training ? "training" : "eval");
-    check("y", y_d, y, 2e-6, 2e-6);
-    check("running_mean", rm_d, rm, 0, 1e-6);
-    check("running_var", rv_d, rv, 0, 1e-6);
+    check_close("y", y_d, y, 2e-6, 2e-6);
+    check_close("running_mean", rm_d, rm, 0, 1e-6);
+    check_close("running_var", rv_d, rv, 0, 1e-6);
     const char* names[] = {"gx", "gw", "gb"};
     for (size_t i = 0; i < cpu.size(); ++i) {
       ASSERT_TRUE(gpu[i].grad().defined()) << names[i];
       EXPECT_EQ(gpu[i].grad().device(), Device::emu) << names[i];
-      check(names[i], gpu[i].grad(), cpu[i].grad(), 1e-5, 1e-5);
+      check_close(names[i], gpu[i].grad(), cpu[i].grad(), 1e-5, 1e-5);
     }
   }
 }
@@ -185,47 +154,48 @@ TEST_F(NormConvEmu, DepthwiseConvMatchesCpu) {
   unsigned seed = 300;
   for (const dw_case& k : cases) {
     const int64_t C = k.x[3];
-    Tensor x = random_cpu(k.x, -1.0f, 1.0f, seed++);
-    Tensor w = random_cpu({k.KH, k.KW, 1, C}, -1.0f, 1.0f, seed++);
-    Tensor b = k.bias ? random_cpu({C}, -0.5f, 0.5f, seed++) : Tensor();
+    Tensor x = random_tensor(k.x, seed++, -1.0f, 1.0f);
+    Tensor w = random_tensor({k.KH, k.KW, 1, C}, seed++, -1.0f, 1.0f);
+    Tensor b = k.bias ? random_tensor({C}, seed++, -0.5f, 0.5f) : Tensor();
     const cage::kernels::Conv2dShape s = cage::kernels::conv2d_shape(x.shape(), w.shape(), k.stride, k.padding, C);
     const Shape ys{s.N, s.Ho, s.Wo, C};
-    Tensor gy = random_cpu(ys, -1.0f, 1.0f, seed++);
+    Tensor gy = random_tensor(ys, seed++, -1.0f, 1.0f);
     const std::string name = shape_name(k.x) + " k" + std::to_string(k.KH) + "x" + std::to_string(k.KW) + " s" +
                              std::to_string(k.stride) + " p" + std::to_string(k.padding);
     std::printf("depthwise %s\n", name.c_str());
     Tensor y = Tensor::full(ys, NAN), y_d = Tensor::full(ys, NAN, DType::f32, Device::emu);
     cage::kernels::depthwise_conv2d_forward(s, x, w, b, y);
-    cage::kernels::depthwise_conv2d_forward(s, dev(x), dev(w), dev(b), y_d);
-    check("y", y_d, y, 1e-6, 1e-6);
+    cage::kernels::depthwise_conv2d_forward(s, to_emu(x), to_emu(w), to_emu(b), y_d);
+    check_close("y", y_d, y, 1e-6, 1e-6);
 
-    Tensor gx = nan_like(x, Device::cpu), gw = Tensor::full(w.shape(), NAN);
+    Tensor gx = nan_tensor(x.shape(), Device::cpu, x.dtype()), gw = Tensor::full(w.shape(), NAN);
     cage::kernels::depthwise_conv2d_backward(s, x, w, gy, gx, gw);
     for (int mask : {3, 1, 2}) {
-      Tensor gx_d = mask & 1 ? nan_like(x, Device::emu) : Tensor();
+      Tensor gx_d = mask & 1 ? nan_tensor(x.shape(), Device::emu, x.dtype()) : Tensor();
       Tensor gw_d = mask & 2 ? Tensor::full(w.shape(), NAN, DType::f32, Device::emu) : Tensor();
-      cage::kernels::depthwise_conv2d_backward(s, dev(x), dev(w), dev(gy), gx_d, gw_d);
+      cage::kernels::depthwise_conv2d_backward(s, to_emu(x), to_emu(w), to_emu(gy), gx_d, gw_d);
       const std::string sub = mask == 3 ? "" : " (alone)";
-      if (gx_d.defined()) check("gx" + sub, gx_d, gx, 1e-6, 1e-6);
-      if (gw_d.defined()) check("gw" + sub, gw_d, gw, 2e-5, 1e-5);
+      if (gx_d.defined()) check_close("gx" + sub, gx_d, gx, 1e-6, 1e-6);
+      if (gw_d.defined()) check_close("gw" + sub, gw_d, gw, 2e-5, 1e-5);
     }
 
     // Fused inference path: an eval BatchNorm folded into scale/shift, then GELU.
-    Tensor scale = random_cpu({C}, 0.5f, 2.0f, seed++), shift = random_cpu({C}, -1.0f, 1.0f, seed++);
+    Tensor scale = random_tensor({C}, seed++, 0.5f, 2.0f), shift = random_tensor({C}, seed++, -1.0f, 1.0f);
     Tensor f = Tensor::full(ys, NAN), f_d = Tensor::full(ys, NAN, DType::f32, Device::emu);
     cage::kernels::depthwise_conv2d_bn_gelu_forward(s, x, w, b, scale, shift, f);
-    cage::kernels::depthwise_conv2d_bn_gelu_forward(s, dev(x), dev(w), dev(b), dev(scale), dev(shift), f_d);
-    check("conv + bn + gelu", f_d, f, 2e-6, 2e-6);
+    cage::kernels::depthwise_conv2d_bn_gelu_forward(s, to_emu(x), to_emu(w), to_emu(b), to_emu(scale), to_emu(shift),
+                                                    f_d);
+    check_close("conv + bn + gelu", f_d, f, 2e-6, 2e-6);
   }
 }
 
 // The fused CPU oracle is the composition it replaces: conv, eval batch norm with the folded affine, GELU.
 TEST_F(NormConvEmu, FusedDepthwiseOracleIsTheComposition) {
   const int64_t C = 6;
-  Tensor x = random_cpu({2, 5, 4, C}, -1.0f, 1.0f, 900), w = random_cpu({3, 3, 1, C}, -1.0f, 1.0f, 901);
-  Tensor b = random_cpu({C}, -0.5f, 0.5f, 902), gamma = random_cpu({C}, 0.5f, 1.5f, 903);
-  Tensor beta = random_cpu({C}, -0.5f, 0.5f, 904), rm = random_cpu({C}, -0.3f, 0.3f, 905);
-  Tensor rv = random_cpu({C}, 0.5f, 2.0f, 906);
+  Tensor x = random_tensor({2, 5, 4, C}, 900, -1.0f, 1.0f), w = random_tensor({3, 3, 1, C}, 901, -1.0f, 1.0f);
+  Tensor b = random_tensor({C}, 902, -0.5f, 0.5f), gamma = random_tensor({C}, 903, 0.5f, 1.5f);
+  Tensor beta = random_tensor({C}, 904, -0.5f, 0.5f), rm = random_tensor({C}, 905, -0.3f, 0.3f);
+  Tensor rv = random_tensor({C}, 906, 0.5f, 2.0f);
   const double eps = 1e-3;
   const cage::kernels::Conv2dShape s = cage::kernels::conv2d_shape(x.shape(), w.shape(), 1, 1, C);
   Tensor conv = Tensor::empty({s.N, s.Ho, s.Wo, C}), bn = Tensor::empty(conv.shape()), ref = Tensor::empty(conv.shape());
@@ -242,7 +212,7 @@ TEST_F(NormConvEmu, FusedDepthwiseOracleIsTheComposition) {
   Tensor fused = Tensor::full(conv.shape(), NAN);
   cage::kernels::depthwise_conv2d_bn_gelu_forward(s, x, w, b, Tensor::from_vector(scale, {C}),
                                                   Tensor::from_vector(shift, {C}), fused);
-  check("fused cpu vs conv, batch_norm (eval), gelu", fused, ref, 1e-6, 1e-6);
+  check_close("fused cpu vs conv, batch_norm (eval), gelu", fused, ref, 1e-6, 1e-6);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "core/autograd.h"
 #include "emu/emu_test_util.h"
+#include "emu/gpu_compare.h"
 #include "kernels/device.h"
 #include "kernels/se.h"
 #include "nn/functional.h"
@@ -19,36 +20,7 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Shape;
-using cage::Tensor;
-
-class SqueezeExcitationEmu : public ::testing::Test {
- protected:
-  void SetUp() override { cage::kernels::use_device(Device::emu); }
-};
-
-Tensor random_cpu(const Shape& shape, float lo, float hi, unsigned seed) {
-  return Tensor::from_vector(random_values(static_cast<size_t>(cage::shape_numel(shape)), lo, hi, seed), shape);
-}
-Tensor dev(const Tensor& t) { return t.defined() ? t.to(Device::emu) : Tensor(); }
-Tensor nans(const Shape& s, Device d) { return Tensor::full(s, NAN, DType::f32, d); }
-
-double check(const std::string& what, const Tensor& gpu, const Tensor& cpu, double atol, double rtol) {
-  const std::vector<float> g = gpu.to(Device::cpu).to_vector<float>(), c = cpu.to(Device::cpu).to_vector<float>();
-  EXPECT_EQ(g.size(), c.size()) << what;
-  double worst = 0;
-  bool ok = true;
-  for (size_t i = 0; i < g.size() && i < c.size(); ++i) {
-    const double err = std::fabs(double(g[i]) - double(c[i]));
-    if (!(err <= atol + rtol * std::fabs(double(c[i])))) ok = false;
-    worst = std::isnan(err) ? INFINITY : std::max(worst, err);
-  }
-  std::printf("  %-40s max |err| %.3g\n", what.c_str(), worst);
-  EXPECT_TRUE(ok) << what << ": max |err| " << worst << " over atol " << atol << " + rtol " << rtol;
-  return worst;
-}
+class SqueezeExcitationEmu : public EmuTest {};
 
 struct se_case {
   int64_t N, H, W, C, R;
@@ -61,35 +33,38 @@ TEST_F(SqueezeExcitationEmu, ForwardBackwardMatchCpu) {
   unsigned seed = 700;
   for (const se_case& k : kCases) {
     const Shape xs{k.N, k.H, k.W, k.C};
-    Tensor x = random_cpu(xs, -2.0f, 2.0f, seed++), gy = random_cpu(xs, -1.0f, 1.0f, seed++);
-    Tensor w1 = random_cpu({1, 1, k.C, k.R}, -0.5f, 0.5f, seed++), w2 = random_cpu({1, 1, k.R, k.C}, -0.5f, 0.5f, seed++);
-    Tensor b1 = k.bias ? random_cpu({k.R}, -0.5f, 0.5f, seed++) : Tensor();
-    Tensor b2 = k.bias ? random_cpu({k.C}, -0.5f, 0.5f, seed++) : Tensor();
+    Tensor x = random_tensor(xs, seed++, -2.0f, 2.0f), gy = random_tensor(xs, seed++, -1.0f, 1.0f);
+    Tensor w1 = random_tensor({1, 1, k.C, k.R}, seed++, -0.5f, 0.5f),
+           w2 = random_tensor({1, 1, k.R, k.C}, seed++, -0.5f, 0.5f);
+    Tensor b1 = k.bias ? random_tensor({k.R}, seed++, -0.5f, 0.5f) : Tensor();
+    Tensor b2 = k.bias ? random_tensor({k.C}, seed++, -0.5f, 0.5f) : Tensor();
     std::printf("squeeze_excitation N %ld HxW %ldx%ld C %ld R %ld%s\n", long(k.N), long(k.H), long(k.W), long(k.C),
                 long(k.R), k.bias ? "" : " no bias");
-    Tensor y = nans(xs, Device::cpu), y_d = nans(xs, Device::emu);
+    Tensor y = nan_tensor(xs, Device::cpu), y_d = nan_tensor(xs, Device::emu);
     cage::kernels::squeeze_excitation_forward(x, w1, b1, w2, b2, y);
-    cage::kernels::squeeze_excitation_forward(dev(x), dev(w1), dev(b1), dev(w2), dev(b2), y_d);
-    check("y", y_d, y, 1e-6, 1e-6);
+    cage::kernels::squeeze_excitation_forward(to_emu(x), to_emu(w1), to_emu(b1), to_emu(w2), to_emu(b2), y_d);
+    check_close("y", y_d, y, 1e-6, 1e-6);
 
-    Tensor gx = nans(xs, Device::cpu), gw1 = nans(w1.shape(), Device::cpu), gw2 = nans(w2.shape(), Device::cpu);
-    Tensor gb1 = k.bias ? nans({k.R}, Device::cpu) : Tensor(), gb2 = k.bias ? nans({k.C}, Device::cpu) : Tensor();
+    Tensor gx = nan_tensor(xs, Device::cpu), gw1 = nan_tensor(w1.shape(), Device::cpu),
+           gw2 = nan_tensor(w2.shape(), Device::cpu);
+    Tensor gb1 = k.bias ? nan_tensor({k.R}, Device::cpu) : Tensor(),
+           gb2 = k.bias ? nan_tensor({k.C}, Device::cpu) : Tensor();
     cage::kernels::squeeze_excitation_backward(x, w1, b1, w2, b2, gy, gx, gw1, gb1, gw2, gb2);
     // All gradients at once, then each alone (-1): a kernel that writes an output it was not given fails.
     for (int only : {-1, 0, 1, 2, 3, 4}) {
       auto want = [&](int i, const Tensor& like) {
-        return (only < 0 || only == i) && like.defined() ? nans(like.shape(), Device::emu) : Tensor();
+        return (only < 0 || only == i) && like.defined() ? nan_tensor(like.shape(), Device::emu) : Tensor();
       };
       Tensor gx_d = want(0, gx), gw1_d = want(1, gw1), gb1_d = want(2, gb1), gw2_d = want(3, gw2),
              gb2_d = want(4, gb2);
-      cage::kernels::squeeze_excitation_backward(dev(x), dev(w1), dev(b1), dev(w2), dev(b2), dev(gy), gx_d, gw1_d,
-                                                 gb1_d, gw2_d, gb2_d);
+      cage::kernels::squeeze_excitation_backward(to_emu(x), to_emu(w1), to_emu(b1), to_emu(w2), to_emu(b2), to_emu(gy),
+                                                 gx_d, gw1_d, gb1_d, gw2_d, gb2_d);
       const std::string sub = only < 0 ? "" : " (alone)";
-      if (gx_d.defined()) check("gx" + sub, gx_d, gx, 1e-6, 1e-5);
-      if (gw1_d.defined()) check("gw1" + sub, gw1_d, gw1, 1e-5, 1e-5);
-      if (gb1_d.defined()) check("gb1" + sub, gb1_d, gb1, 1e-5, 1e-5);
-      if (gw2_d.defined()) check("gw2" + sub, gw2_d, gw2, 1e-5, 1e-5);
-      if (gb2_d.defined()) check("gb2" + sub, gb2_d, gb2, 1e-5, 1e-5);
+      if (gx_d.defined()) check_close("gx" + sub, gx_d, gx, 1e-6, 1e-5);
+      if (gw1_d.defined()) check_close("gw1" + sub, gw1_d, gw1, 1e-5, 1e-5);
+      if (gb1_d.defined()) check_close("gb1" + sub, gb1_d, gb1, 1e-5, 1e-5);
+      if (gw2_d.defined()) check_close("gw2" + sub, gw2_d, gw2, 1e-5, 1e-5);
+      if (gb2_d.defined()) check_close("gb2" + sub, gb2_d, gb2, 1e-5, 1e-5);
     }
   }
 }
@@ -97,9 +72,9 @@ TEST_F(SqueezeExcitationEmu, ForwardBackwardMatchCpu) {
 // The nn op records its backward on device emu: gradients of a loss through it match the CPU's.
 TEST_F(SqueezeExcitationEmu, AutogradOnDeviceMatchesCpu) {
   const Shape xs{2, 5, 3, 12};
-  Tensor x = random_cpu(xs, -2.0f, 2.0f, 800), gy = random_cpu(xs, -1.0f, 1.0f, 801);
-  Tensor w1 = random_cpu({1, 1, 12, 3}, -0.5f, 0.5f, 802), b1 = random_cpu({3}, -0.5f, 0.5f, 803);
-  Tensor w2 = random_cpu({1, 1, 3, 12}, -0.5f, 0.5f, 804), b2 = random_cpu({12}, -0.5f, 0.5f, 805);
+  Tensor x = random_tensor(xs, 800, -2.0f, 2.0f), gy = random_tensor(xs, 801, -1.0f, 1.0f);
+  Tensor w1 = random_tensor({1, 1, 12, 3}, 802, -0.5f, 0.5f), b1 = random_tensor({3}, 803, -0.5f, 0.5f);
+  Tensor w2 = random_tensor({1, 1, 3, 12}, 804, -0.5f, 0.5f), b2 = random_tensor({12}, 805, -0.5f, 0.5f);
   std::vector<Tensor> cpu{x, w1, b1, w2, b2}, gpu;
   for (Tensor& t : cpu) {
     gpu.push_back(t.to(Device::emu));
@@ -111,12 +86,12 @@ TEST_F(SqueezeExcitationEmu, AutogradOnDeviceMatchesCpu) {
   EXPECT_EQ(y_d.device(), Device::emu);
   y.backward(gy);
   y_d.backward(gy.to(Device::emu));
-  check("nn y", y_d, y, 1e-6, 1e-6);
+  check_close("nn y", y_d, y, 1e-6, 1e-6);
   const char* names[] = {"nn gx", "nn gw1", "nn gb1", "nn gw2", "nn gb2"};
   for (size_t i = 0; i < cpu.size(); ++i) {
     ASSERT_TRUE(gpu[i].grad().defined()) << names[i];
     EXPECT_EQ(gpu[i].grad().device(), Device::emu) << names[i];
-    check(names[i], gpu[i].grad(), cpu[i].grad(), 1e-5, 1e-5);
+    check_close(names[i], gpu[i].grad(), cpu[i].grad(), 1e-5, 1e-5);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "emu/gpu_compare.h"
 #include "kernels/device.h"
 #include "kernels/emu/emu.h"
 #include "kernels/gpu/common.h"
@@ -15,25 +16,10 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Tensor;
-
-Tensor random_cpu(const cage::Shape& shape, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  std::vector<float> v(static_cast<size_t>(cage::shape_numel(shape)));
-  for (float& x : v) x = u(gen);
-  return Tensor::from_vector(v, shape);
-}
-
-class DeviceTensor : public ::testing::Test {
- protected:
-  void SetUp() override { cage::kernels::use_device(Device::emu); }
-};
+class DeviceTensor : public EmuTest {};
 
 TEST_F(DeviceTensor, RoundTripIsExact) {
-  Tensor x = random_cpu({3, 5, 7}, 1);
+  Tensor x = random_tensor({3, 5, 7}, 1, -2.0f, 2.0f);
   Tensor d = x.to(Device::emu);
   EXPECT_EQ(d.device(), Device::emu);
   EXPECT_EQ(d.to(Device::cpu).to_vector<float>(), x.to_vector<float>());
@@ -41,7 +27,7 @@ TEST_F(DeviceTensor, RoundTripIsExact) {
 }
 
 TEST_F(DeviceTensor, StridedViewsMadeContiguousOnTheDevice) {
-  Tensor x = random_cpu({2, 3, 4, 5}, 2);
+  Tensor x = random_tensor({2, 3, 4, 5}, 2, -2.0f, 2.0f);
   Tensor d = x.to(Device::emu);
   Tensor pc = x.permute({0, 3, 1, 2}).slice(2, 1, 3).contiguous();
   Tensor pd = d.permute({0, 3, 1, 2}).slice(2, 1, 3).contiguous();
@@ -54,7 +40,7 @@ TEST_F(DeviceTensor, StridedViewsMadeContiguousOnTheDevice) {
 
 TEST_F(DeviceTensor, CopyIntoADeviceViewFromTheHost) {
   Tensor d = Tensor::zeros({4, 6}, DType::f32, Device::emu);
-  Tensor src = random_cpu({6, 2}, 3);
+  Tensor src = random_tensor({6, 2}, 3, -2.0f, 2.0f);
   d.slice(1, 2, 4).copy_(src.transpose(0, 1).transpose(0, 1).slice(0, 0, 4));
   std::vector<float> got = d.to_vector<float>(), s = src.to_vector<float>();
   for (int64_t r = 0; r < 4; ++r)
@@ -71,7 +57,7 @@ TEST_F(DeviceTensor, FillCastAndItem) {
   v.fill_(-1.0);
   EXPECT_EQ(f.to_vector<float>()[1], -1.0f);
   EXPECT_EQ(f.to_vector<float>()[0], 2.5f);
-  Tensor x = random_cpu({9}, 4);
+  Tensor x = random_tensor({9}, 4, -2.0f, 2.0f);
   Tensor d64 = x.to(Device::emu).to(DType::f64);
   EXPECT_EQ(d64.device(), Device::emu);
   std::vector<double> want;
@@ -81,10 +67,10 @@ TEST_F(DeviceTensor, FillCastAndItem) {
 }
 
 TEST_F(DeviceTensor, OpsDispatchAndGradientsFlowBackToTheHost) {
-  Tensor x = random_cpu({4, 33}, 5).set_requires_grad(true);
+  Tensor x = random_tensor({4, 33}, 5, -2.0f, 2.0f).set_requires_grad(true);
   Tensor y = cage::nn::gelu(x.to(Device::emu));
   EXPECT_EQ(y.device(), Device::emu);
-  Tensor g = random_cpu({4, 33}, 6);
+  Tensor g = random_tensor({4, 33}, 6, -2.0f, 2.0f);
   y.backward(g.to(Device::emu));
   ASSERT_TRUE(x.grad().defined());
   EXPECT_EQ(x.grad().device(), Device::cpu);
@@ -101,7 +87,7 @@ TEST_F(DeviceTensor, OpsDispatchAndGradientsFlowBackToTheHost) {
 }
 
 TEST_F(DeviceTensor, MixingDevicesInOneOpIsAnError) {
-  Tensor a = random_cpu({3}, 7).to(Device::emu);
+  Tensor a = random_tensor({3}, 7, -2.0f, 2.0f).to(Device::emu);
   Tensor b = Tensor::zeros({3}, DType::f32, Device::emu);
   Tensor c = Tensor::zeros({3});
   EXPECT_THROW(cage::kernels::unary_forward(cage::kernels::Unary::relu, a, c), cage::Error);

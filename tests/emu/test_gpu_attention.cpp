@@ -15,41 +15,19 @@
 
 #include "core/error.h"
 #include "emu/emu_test_util.h"
+#include "emu/gpu_compare.h"
 #include "kernels/attention.h"
 #include "kernels/device.h"
 
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Tensor;
 using cage::kernels::AttentionPartition;
 using cage::kernels::RelposAttentionParams;
 
 // Measured max |err| over these cases (inputs of magnitude ~1): out and gqkv 4.8e-7, gtable 1.5e-6.
 constexpr double kAtol = 2e-6, kRtol = 1e-5;            // out, gqkv
 constexpr double kTableAtol = 1e-5, kTableRtol = 1e-5;  // gtable: sums of dS over every group
-
-Tensor random_cpu(const cage::Shape& shape, float lo, float hi, unsigned seed) {
-  return Tensor::from_vector(random_values(size_t(cage::shape_numel(shape)), lo, hi, seed), shape);
-}
-
-Tensor nan_on_emu(const cage::Shape& shape) { return Tensor::full(shape, NAN, DType::f32, Device::emu); }
-
-void check(const std::string& what, const Tensor& gpu, const Tensor& cpu, double atol, double rtol) {
-  ASSERT_EQ(gpu.shape(), cpu.shape()) << what;
-  const std::vector<float> got = gpu.to(Device::cpu).to_vector<float>(), want = cpu.to_vector<float>();
-  double max_err = 0;
-  size_t bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double err = std::fabs(double(got[i]) - double(want[i]));
-    if (!(err <= atol + rtol * std::fabs(double(want[i])))) ++bad;
-    max_err = std::isnan(err) ? INFINITY : std::max(max_err, err);
-  }
-  std::printf("  %-52s max |err| %.3g\n", what.c_str(), max_err);
-  EXPECT_EQ(bad, 0u) << what << ": " << bad << " elements off, max |err| " << max_err;
-}
 
 struct config {
   AttentionPartition kind;
@@ -72,28 +50,26 @@ void run_case(const config& c, unsigned seed) {
   p.heads = c.heads;
   p.scale = 1.0 / std::sqrt(double(c.C / c.heads));
   const int64_t T = (2 * c.P - 1) * (2 * c.P - 1);
-  const Tensor qkv = random_cpu({c.B, c.H, c.W, 3 * c.C}, -2.0f, 2.0f, seed);
-  const Tensor table = random_cpu({T, c.heads}, -1.0f, 1.0f, seed + 1);
-  const Tensor gout = random_cpu({c.B, c.H, c.W, c.C}, -1.0f, 1.0f, seed + 2);
+  const Tensor qkv = random_tensor({c.B, c.H, c.W, 3 * c.C}, seed, -2.0f, 2.0f);
+  const Tensor table = random_tensor({T, c.heads}, seed + 1, -1.0f, 1.0f);
+  const Tensor gout = random_tensor({c.B, c.H, c.W, c.C}, seed + 2, -1.0f, 1.0f);
   const Tensor out = Tensor::empty({c.B, c.H, c.W, c.C});
   const Tensor gqkv = Tensor::empty(qkv.shape()), gtable = Tensor::empty(table.shape());
   cage::kernels::relpos_attention_forward(qkv, table, p, out);
   cage::kernels::relpos_attention_backward(qkv, table, gout, p, gqkv, gtable);
 
   const Tensor dqkv = qkv.to(Device::emu), dtable = table.to(Device::emu), dgout = gout.to(Device::emu);
-  const Tensor dout = nan_on_emu(out.shape()), dgqkv = nan_on_emu(qkv.shape()), dgtable = nan_on_emu(table.shape());
+  const Tensor dout = nan_tensor(out.shape(), Device::emu), dgqkv = nan_tensor(qkv.shape(), Device::emu),
+               dgtable = nan_tensor(table.shape(), Device::emu);
   cage::kernels::relpos_attention_forward(dqkv, dtable, p, dout);
   cage::kernels::relpos_attention_backward(dqkv, dtable, dgout, p, dgqkv, dgtable);
   const std::string n = name(c);
-  check(n + " out", dout, out, kAtol, kRtol);
-  check(n + " gqkv", dgqkv, gqkv, kAtol, kRtol);
-  check(n + " gtable", dgtable, gtable, kTableAtol, kTableRtol);
+  check_close(n + " out", dout, out, kAtol, kRtol);
+  check_close(n + " gqkv", dgqkv, gqkv, kAtol, kRtol);
+  check_close(n + " gtable", dgtable, gtable, kTableAtol, kTableRtol);
 }
 
-class GpuAttention : public ::testing::Test {
- protected:
-  void SetUp() override { cage::kernels::use_device(Device::emu); }
-};
+class GpuAttention : public EmuTest {};
 
 TEST_F(GpuAttention, SmallOddConfigsMatchCpu) {
   const config cases[] = {
@@ -136,13 +112,13 @@ TEST_F(GpuAttention, BackwardSkipsAndIsDeterministic) {
     p.partition = 3;
     p.heads = 2;
     p.scale = 0.45;
-    const Tensor qkv = random_cpu({2, 9, 6, 3 * C}, -2.0f, 2.0f, 7).to(Device::emu);
-    const Tensor table = random_cpu({25, 2}, -1.0f, 1.0f, 8).to(Device::emu);
-    const Tensor gout = random_cpu({2, 9, 6, C}, -1.0f, 1.0f, 9).to(Device::emu);
+    const Tensor qkv = random_tensor({2, 9, 6, 3 * C}, 7, -2.0f, 2.0f).to(Device::emu);
+    const Tensor table = random_tensor({25, 2}, 8, -1.0f, 1.0f).to(Device::emu);
+    const Tensor gout = random_tensor({2, 9, 6, C}, 9, -1.0f, 1.0f).to(Device::emu);
     auto backward = [&](bool want_gqkv, bool want_gtable, bool serial) {
       emu_mode mode(serial ? 1 : 2, serial);
-      Tensor gqkv = want_gqkv ? nan_on_emu(qkv.shape()) : Tensor();
-      Tensor gtable = want_gtable ? nan_on_emu(table.shape()) : Tensor();
+      Tensor gqkv = want_gqkv ? nan_tensor(qkv.shape(), Device::emu) : Tensor();
+      Tensor gtable = want_gtable ? nan_tensor(table.shape(), Device::emu) : Tensor();
       cage::kernels::relpos_attention_backward(qkv, table, gout, p, gqkv, gtable);
       return std::pair<std::vector<float>, std::vector<float>>(
           want_gqkv ? gqkv.to(Device::cpu).to_vector<float>() : std::vector<float>(),
@@ -161,11 +137,12 @@ TEST_F(GpuAttention, BackwardSkipsAndIsDeterministic) {
 TEST_F(GpuAttention, WrongOutputShapeThrows) {
   RelposAttentionParams p;
   p.partition = 2;
-  const Tensor qkv = random_cpu({1, 4, 4, 12}, -1.0f, 1.0f, 1).to(Device::emu);
-  const Tensor table = random_cpu({9, 1}, -1.0f, 1.0f, 2).to(Device::emu);
-  EXPECT_THROW(cage::kernels::relpos_attention_forward(qkv, table, p, nan_on_emu({1, 4, 4, 5})), cage::Error);
-  EXPECT_THROW(cage::kernels::relpos_attention_backward(qkv, table, nan_on_emu({1, 4, 4, 4}), p,
-                                                        nan_on_emu({1, 4, 4, 4}), Tensor()),
+  const Tensor qkv = random_tensor({1, 4, 4, 12}, 1, -1.0f, 1.0f).to(Device::emu);
+  const Tensor table = random_tensor({9, 1}, 2, -1.0f, 1.0f).to(Device::emu);
+  EXPECT_THROW(cage::kernels::relpos_attention_forward(qkv, table, p, nan_tensor({1, 4, 4, 5}, Device::emu)),
+               cage::Error);
+  EXPECT_THROW(cage::kernels::relpos_attention_backward(qkv, table, nan_tensor({1, 4, 4, 4}, Device::emu), p,
+                                                        nan_tensor({1, 4, 4, 4}, Device::emu), Tensor()),
                cage::Error);
 }
 

@@ -19,16 +19,9 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Shape;
-using cage::Tensor;
 namespace k = cage::kernels;
 
-class GpuElementwisePool : public ::testing::Test {
- protected:
-  void SetUp() override { k::use_device(Device::emu); }
-};
+class GpuElementwisePool : public EmuTest {};
 
 // out = a (op) b on both devices, contiguous inputs.
 void check_binary(const Tensor& a, const Tensor& b, const std::string& what) {

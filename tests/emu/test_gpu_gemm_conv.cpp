@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "emu/emu_test_util.h"
+#include "emu/gpu_compare.h"
 #include "kernels/conv.h"
 #include "kernels/device.h"
 #include "kernels/emu/cublas_emu.h"
@@ -22,39 +23,7 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Tensor;
-
-Tensor random_cpu(const cage::Shape& shape, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(cage::shape_numel(shape)));
-  for (float& x : v) x = u(gen);
-  return Tensor::from_vector(v, shape);
-}
-Tensor nan_on(Device d, const cage::Shape& shape) { return Tensor::full(shape, NAN, DType::f32, d); }
-
-// Max |got - want| printed; every element within atol + rtol * |want| (NaN fails).
-void expect_close(const std::string& what, const Tensor& got_t, const Tensor& want_t, double atol, double rtol) {
-  const std::vector<float> got = got_t.to(Device::cpu).contiguous().to_vector<float>();
-  const std::vector<float> want = want_t.to(Device::cpu).contiguous().to_vector<float>();
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double max_err = 0;
-  bool ok = true;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double err = std::fabs(double(got[i]) - double(want[i]));
-    if (!(err <= atol + rtol * std::fabs(double(want[i])))) ok = false;
-    max_err = std::isnan(err) ? INFINITY : std::max(max_err, err);
-  }
-  std::printf("  %-58s max |err| %.3g\n", what.c_str(), max_err);
-  EXPECT_TRUE(ok) << what << ": max |err| " << max_err << " over atol " << atol << " + rtol " << rtol;
-}
-
-class GpuGemmConv : public ::testing::Test {
- protected:
-  void SetUp() override { cage::kernels::use_device(Device::emu); }
-};
+class GpuGemmConv : public EmuTest {};
 
 // ---- emulated cuBLAS --------------------------------------------------------------------------------------------
 
@@ -109,7 +78,7 @@ TEST_F(GpuGemmConv, CublasIsColumnMajor) {
   ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
   Tensor a = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {6}).to(Device::emu);
   Tensor b = Tensor::from_vector<float>({1, 1, 1}, {3}).to(Device::emu);
-  Tensor c = nan_on(Device::emu, {2});
+  Tensor c = nan_tensor({2}, Device::emu);
   const float one = 1.0f, zero = 0.0f;
   ASSERT_EQ(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 1, 3, &one, a.data<float>(), 2, b.data<float>(), 3, &zero,
                         c.data<float>(), 2),
@@ -135,8 +104,8 @@ TEST_F(GpuGemmConv, GemmAllTransposesMatchCpu) {
           const int64_t a_rows = ta ? z.K : z.M, a_cols = ta ? z.M : z.K, lda = a_cols + 3;
           const int64_t b_rows = tb ? z.N : z.K, b_cols = tb ? z.K : z.N, ldb = b_cols + 2;
           const int64_t ldc = z.N + 1;
-          Tensor A = random_cpu({a_rows, lda}, seed++), B = random_cpu({b_rows, ldb}, seed++);
-          Tensor C = beta == 0.0f ? Tensor::full({z.M, ldc}, NAN) : random_cpu({z.M, ldc}, seed++);
+          Tensor A = random_tensor({a_rows, lda}, seed++), B = random_tensor({b_rows, ldb}, seed++);
+          Tensor C = beta == 0.0f ? Tensor::full({z.M, ldc}, NAN) : random_tensor({z.M, ldc}, seed++);
           Tensor Ad = A.to(Device::emu), Bd = B.to(Device::emu), Cd = C.to(Device::emu);
           const float alpha = 0.75f;
           cage::kernels::gemm<float>(ta, tb, z.M, z.N, z.K, alpha, A.data<float>(), lda, B.data<float>(), ldb, beta,
@@ -146,7 +115,7 @@ TEST_F(GpuGemmConv, GemmAllTransposesMatchCpu) {
           char name[96];
           std::snprintf(name, sizeof name, "gemm %c%c M %lld N %lld K %lld beta %g", ta ? 'T' : 'N', tb ? 'T' : 'N',
                         (long long)z.M, (long long)z.N, (long long)z.K, beta);
-          expect_close(name, Cd.slice(1, 0, z.N), C.slice(1, 0, z.N), 1e-5, 1e-5);
+          check_close(name, Cd.slice(1, 0, z.N), C.slice(1, 0, z.N), 1e-5, 1e-5);
           // The padding columns of C are not part of the product: they keep what they held (NaN stays NaN).
           std::vector<float> pad = Cd.slice(1, z.N, ldc).to(Device::cpu).contiguous().to_vector<float>();
           std::vector<float> want = C.slice(1, z.N, ldc).contiguous().to_vector<float>();
@@ -165,8 +134,9 @@ TEST_F(GpuGemmConv, GemmBatchedAllTransposesMatchCpu) {
           const int64_t a_rows = ta ? z.K : z.M, lda = (ta ? z.M : z.K) + 1, sa = a_rows * lda + 5;
           const int64_t b_rows = tb ? z.N : z.K, ldb = (tb ? z.K : z.N) + 2, sb = shared_b ? 0 : b_rows * ldb;
           const int64_t ldc = z.N, sc = z.M * ldc + 3;
-          Tensor A = random_cpu({batch * sa}, seed++), B = random_cpu({shared_b ? b_rows * ldb : batch * sb}, seed++);
-          Tensor C = random_cpu({batch * sc}, seed++);
+          Tensor A = random_tensor({batch * sa}, seed++),
+                 B = random_tensor({shared_b ? b_rows * ldb : batch * sb}, seed++);
+          Tensor C = random_tensor({batch * sc}, seed++);
           Tensor Ad = A.to(Device::emu), Bd = B.to(Device::emu), Cd = C.to(Device::emu);
           for (int64_t i = 0; i < batch; ++i)
             cage::kernels::gemm<float>(ta, tb, z.M, z.N, z.K, 1.25f, A.data<float>() + i * sa, lda,
@@ -176,7 +146,7 @@ TEST_F(GpuGemmConv, GemmBatchedAllTransposesMatchCpu) {
           char name[96];
           std::snprintf(name, sizeof name, "gemm_batched %c%c M %lld N %lld K %lld%s", ta ? 'T' : 'N',
                         tb ? 'T' : 'N', (long long)z.M, (long long)z.N, (long long)z.K, shared_b ? " shared B" : "");
-          expect_close(name, Cd, C, 1e-5, 1e-5);  // the gaps between C matrices must be untouched too
+          check_close(name, Cd, C, 1e-5, 1e-5);  // the gaps between C matrices must be untouched too
         }
 }
 
@@ -189,37 +159,41 @@ void check_autograd(const std::string& what, F f, const Tensor& a, const Tensor&
   Tensor ae = a.to(Device::emu).set_requires_grad(true), be = b.to(Device::emu).set_requires_grad(true);
   Tensor yc = f(ac, bc), ye = f(ae, be);
   ASSERT_EQ(ye.device(), Device::emu);
-  Tensor g = random_cpu(yc.shape(), seed);
+  Tensor g = random_tensor(yc.shape(), seed);
   yc.backward(g);
   ye.backward(g.to(Device::emu));
-  expect_close(what + " forward", ye, yc, 1e-5, 1e-5);
+  check_close(what + " forward", ye, yc, 1e-5, 1e-5);
   ASSERT_TRUE(ae.grad().defined() && be.grad().defined()) << what;
   EXPECT_EQ(ae.grad().device(), Device::emu);
-  expect_close(what + " grad a", ae.grad(), ac.grad(), 1e-5, 1e-5);
-  expect_close(what + " grad b", be.grad(), bc.grad(), 1e-5, 1e-5);
+  check_close(what + " grad a", ae.grad(), ac.grad(), 1e-5, 1e-5);
+  check_close(what + " grad b", be.grad(), bc.grad(), 1e-5, 1e-5);
 }
 
 TEST_F(GpuGemmConv, MatmulAndLinearForwardBackwardMatchCpu) {
   using cage::nn::linear;
   using cage::nn::matmul;
-  check_autograd("matmul (7,33)x(33,5)", [](const Tensor& a, const Tensor& b) { return matmul(a, b); },
-                 random_cpu({7, 33}, 1), random_cpu({33, 5}, 2), 3);
+  check_autograd(
+      "matmul (7,33)x(33,5)", [](const Tensor& a, const Tensor& b) { return matmul(a, b); }, random_tensor({7, 33}, 1),
+      random_tensor({33, 5}, 2), 3);
   // A transposed view goes to the GEMM with its transpose flag.
-  check_autograd("matmul (7,33)x(5,33)^T",
-                 [](const Tensor& a, const Tensor& b) { return matmul(a, b.transpose(0, 1)); },
-                 random_cpu({7, 33}, 4), random_cpu({5, 33}, 5), 6);
-  check_autograd("matmul (3,7,9)x(3,9,31)", [](const Tensor& a, const Tensor& b) { return matmul(a, b); },
-                 random_cpu({3, 7, 9}, 7), random_cpu({3, 9, 31}, 8), 9);
-  check_autograd("matmul (3,7,9)x(9,5)", [](const Tensor& a, const Tensor& b) { return matmul(a, b); },
-                 random_cpu({3, 7, 9}, 10), random_cpu({9, 5}, 11), 12);
-  check_autograd("linear x (2,5,33) w (17,33)", [](const Tensor& x, const Tensor& w) { return linear(x, w); },
-                 random_cpu({2, 5, 33}, 13), random_cpu({17, 33}, 14), 15);
+  check_autograd(
+      "matmul (7,33)x(5,33)^T", [](const Tensor& a, const Tensor& b) { return matmul(a, b.transpose(0, 1)); },
+      random_tensor({7, 33}, 4), random_tensor({5, 33}, 5), 6);
+  check_autograd(
+      "matmul (3,7,9)x(3,9,31)", [](const Tensor& a, const Tensor& b) { return matmul(a, b); },
+      random_tensor({3, 7, 9}, 7), random_tensor({3, 9, 31}, 8), 9);
+  check_autograd(
+      "matmul (3,7,9)x(9,5)", [](const Tensor& a, const Tensor& b) { return matmul(a, b); },
+      random_tensor({3, 7, 9}, 10), random_tensor({9, 5}, 11), 12);
+  check_autograd(
+      "linear x (2,5,33) w (17,33)", [](const Tensor& x, const Tensor& w) { return linear(x, w); },
+      random_tensor({2, 5, 33}, 13), random_tensor({17, 33}, 14), 15);
 }
 
 TEST_F(GpuGemmConv, LinearWithBiasForwardBackwardMatchCpu) {
   // On a device the bias is folded into the GEMMs (no elementwise kernel); the CPU adds it after the matmul.
   for (bool weight_view : {false, true}) {  // w as stored, or as the transposed view of an (in, out) matrix
-    Tensor x = random_cpu({2, 5, 33}, 20), w = random_cpu({17, 33}, 21), b = random_cpu({17}, 22);
+    Tensor x = random_tensor({2, 5, 33}, 20), w = random_tensor({17, 33}, 21), b = random_tensor({17}, 22);
     Tensor wt_c = w.transpose(0, 1).contiguous();
     auto leaves = [&](Device d) {
       std::vector<Tensor> v = {x.to(d), (weight_view ? wt_c : w).to(d), b.to(d)};
@@ -231,14 +205,14 @@ TEST_F(GpuGemmConv, LinearWithBiasForwardBackwardMatchCpu) {
     std::vector<Tensor> c = leaves(Device::cpu), e = leaves(Device::emu);
     auto weight = [&](const Tensor& t) { return weight_view ? t.transpose(0, 1) : t; };
     Tensor yc = cage::nn::linear(c[0], weight(c[1]), c[2]), ye = cage::nn::linear(e[0], weight(e[1]), e[2]);
-    Tensor g = random_cpu(yc.shape(), 23);
+    Tensor g = random_tensor(yc.shape(), 23);
     yc.backward(g);
     ye.backward(g.to(Device::emu));
     const std::string name = weight_view ? "linear + bias, weight view" : "linear + bias";
-    expect_close(name + " forward", ye, yc, 1e-5, 1e-5);
-    expect_close(name + " grad x", e[0].grad(), c[0].grad(), 1e-5, 1e-5);
-    expect_close(name + " grad w", e[1].grad(), c[1].grad(), 1e-5, 1e-5);
-    expect_close(name + " grad b", e[2].grad(), c[2].grad(), 1e-5, 1e-5);
+    check_close(name + " forward", ye, yc, 1e-5, 1e-5);
+    check_close(name + " grad x", e[0].grad(), c[0].grad(), 1e-5, 1e-5);
+    check_close(name + " grad w", e[1].grad(), c[1].grad(), 1e-5, 1e-5);
+    check_close(name + " grad b", e[2].grad(), c[2].grad(), 1e-5, 1e-5);
   }
 }
 
@@ -261,28 +235,30 @@ const ConvCase kConvs[] = {
 TEST_F(GpuGemmConv, Conv2dForwardBackwardMatchCpu) {
   uint32_t seed = 200;
   for (const ConvCase& c : kConvs) {
-    Tensor x = random_cpu({c.N, c.H, c.W, c.Cin}, seed++), w = random_cpu({c.K, c.K, c.Cin / c.groups, c.Cout}, seed++);
-    Tensor b = random_cpu({c.Cout}, seed++);
+    Tensor x = random_tensor({c.N, c.H, c.W, c.Cin}, seed++),
+           w = random_tensor({c.K, c.K, c.Cin / c.groups, c.Cout}, seed++);
+    Tensor b = random_tensor({c.Cout}, seed++);
     const cage::kernels::Conv2dShape s = cage::kernels::conv2d_shape(x.shape(), w.shape(), c.stride, c.padding, c.groups);
-    Tensor gy = random_cpu({c.N, s.Ho, s.Wo, c.Cout}, seed++);
+    Tensor gy = random_tensor({c.N, s.Ho, s.Wo, c.Cout}, seed++);
     Tensor xe = x.to(Device::emu), we = w.to(Device::emu), be = b.to(Device::emu), gye = gy.to(Device::emu);
     for (bool bias : {true, false}) {
-      Tensor y = Tensor::empty(gy.shape()), ye = nan_on(Device::emu, gy.shape());
+      Tensor y = Tensor::empty(gy.shape()), ye = nan_tensor(gy.shape(), Device::emu);
       cage::kernels::conv2d_forward(s, x, w, bias ? b : Tensor(), y);
       cage::kernels::conv2d_forward(s, xe, we, bias ? be : Tensor(), ye);
-      expect_close(std::string(c.name) + (bias ? " forward + bias" : " forward"), ye, y, 1e-5, 1e-5);
+      check_close(std::string(c.name) + (bias ? " forward + bias" : " forward"), ye, y, 1e-5, 1e-5);
     }
     Tensor gx = Tensor::empty(x.shape()), gw = Tensor::empty(w.shape()), gb = Tensor::empty(b.shape());
-    Tensor gxe = nan_on(Device::emu, x.shape()), gwe = nan_on(Device::emu, w.shape()), gbe = nan_on(Device::emu, b.shape());
+    Tensor gxe = nan_tensor(x.shape(), Device::emu), gwe = nan_tensor(w.shape(), Device::emu),
+           gbe = nan_tensor(b.shape(), Device::emu);
     cage::kernels::conv2d_backward(s, x, w, gy, gx, gw, gb);
     cage::kernels::conv2d_backward(s, xe, we, gye, gxe, gwe, gbe);
-    expect_close(std::string(c.name) + " grad x", gxe, gx, 1e-5, 1e-5);
-    expect_close(std::string(c.name) + " grad w", gwe, gw, 1e-5, 1e-5);
-    expect_close(std::string(c.name) + " grad b", gbe, gb, 1e-5, 1e-5);
+    check_close(std::string(c.name) + " grad x", gxe, gx, 1e-5, 1e-5);
+    check_close(std::string(c.name) + " grad w", gwe, gw, 1e-5, 1e-5);
+    check_close(std::string(c.name) + " grad b", gbe, gb, 1e-5, 1e-5);
     // Gradients are optional one by one.
-    Tensor gw_only = nan_on(Device::emu, w.shape());
+    Tensor gw_only = nan_tensor(w.shape(), Device::emu);
     cage::kernels::conv2d_backward(s, xe, we, gye, Tensor(), gw_only, Tensor());
-    expect_close(std::string(c.name) + " grad w alone", gw_only, gw, 1e-5, 1e-5);
+    check_close(std::string(c.name) + " grad w alone", gw_only, gw, 1e-5, 1e-5);
   }
 }
 
@@ -290,8 +266,8 @@ TEST_F(GpuGemmConv, NnConv2dOnEmuMatchesCpu) {
   auto stem = [](const Tensor& x, const Tensor& w) {
     return cage::nn::conv2d(x, w, Tensor(), cage::nn::Conv2dOptions{2, 1, 1});
   };
-  check_autograd("nn::conv2d stem 3x3 s2 p1", stem, random_cpu({2, 17, 17, 3}, 300), random_cpu({3, 3, 3, 8}, 301),
-                 302);
+  check_autograd("nn::conv2d stem 3x3 s2 p1", stem, random_tensor({2, 17, 17, 3}, 300),
+                 random_tensor({3, 3, 3, 8}, 301), 302);
 }
 
 // ---- emulated cuDNN ---------------------------------------------------------------------------------------------
@@ -318,8 +294,8 @@ TEST_F(GpuGemmConv, CudnnChecksDescriptorsAsCudnn) {
   ASSERT_EQ(cudnnGetConvolution2dForwardOutputDim(cd, xd, fd, &n, &c, &hh, &ww), CUDNN_STATUS_SUCCESS);
   EXPECT_EQ(std::vector<int>({n, c, hh, ww}), std::vector<int>({2, 8, 9, 9}));
 
-  Tensor x = random_cpu({2, 17, 17, 3}, 1).to(Device::emu), w = random_cpu({8, 3, 3, 3}, 2).to(Device::emu);
-  Tensor y = nan_on(Device::emu, {2, 9, 9, 8});
+  Tensor x = random_tensor({2, 17, 17, 3}, 1).to(Device::emu), w = random_tensor({8, 3, 3, 3}, 2).to(Device::emu);
+  Tensor y = nan_tensor({2, 9, 9, 8}, Device::emu);
   const float one = 1.0f, zero = 0.0f;
   const auto algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   auto forward = [&](cudnnHandle_t handle, const void* xp) {
@@ -387,7 +363,7 @@ TEST_F(GpuGemmConv, CudnnConvolutionModeFlipsTheFilter) {
   cudnnHandle_t h = nullptr;
   ASSERT_EQ(cudnnCreate(&h), CUDNN_STATUS_SUCCESS);
   const int N = 2, H = 7, W = 6, C = 3, K = 4, R = 3;
-  Tensor x = random_cpu({N, H, W, C}, 40), w = random_cpu({K, R, R, C}, 41);
+  Tensor x = random_tensor({N, H, W, C}, 40), w = random_tensor({K, R, R, C}, 41);
   std::vector<float> wv = w.to_vector<float>(), fv(wv.size());
   for (int k = 0; k < K; ++k)
     for (int r = 0; r < R; ++r)
@@ -396,7 +372,7 @@ TEST_F(GpuGemmConv, CudnnConvolutionModeFlipsTheFilter) {
           fv[((k * R + r) * R + q) * C + c] = wv[((k * R + (R - 1 - r)) * R + (R - 1 - q)) * C + c];
   Tensor flipped = Tensor::from_vector(fv, {K, R, R, C});
   Tensor xe = x.to(Device::emu), we = w.to(Device::emu), fe = flipped.to(Device::emu);
-  Tensor y1 = nan_on(Device::emu, {N, H, W, K}), y2 = nan_on(Device::emu, {N, H, W, K});
+  Tensor y1 = nan_tensor({N, H, W, K}, Device::emu), y2 = nan_tensor({N, H, W, K}, Device::emu);
   const float one = 1.0f, zero = 0.0f;
   DnnDescs conv(N, H, W, C, K, R, H, W, 1, 1, CUDNN_CONVOLUTION), xcorr(N, H, W, C, K, R, H, W, 1, 1,
                                                                          CUDNN_CROSS_CORRELATION);
@@ -407,7 +383,7 @@ TEST_F(GpuGemmConv, CudnnConvolutionModeFlipsTheFilter) {
   ASSERT_EQ(cudnnConvolutionForward(h, &one, xcorr.x, xe.raw_data(), xcorr.w, fe.raw_data(), xcorr.conv, algo,
                                     nullptr, 0, &zero, xcorr.y, y2.raw_data()),
             CUDNN_STATUS_SUCCESS);
-  expect_close("cudnn CONVOLUTION vs flipped CROSS_CORRELATION", y1, y2, 1e-5, 1e-5);  // other summation order
+  check_close("cudnn CONVOLUTION vs flipped CROSS_CORRELATION", y1, y2, 1e-5, 1e-5);  // other summation order
   // alpha and beta: y = 2 conv + 0.5 y.
   const float two = 2.0f, half = 0.5f;
   Tensor y3 = y2.clone();
@@ -416,7 +392,7 @@ TEST_F(GpuGemmConv, CudnnConvolutionModeFlipsTheFilter) {
             CUDNN_STATUS_SUCCESS);
   std::vector<float> want = y2.to(Device::cpu).to_vector<float>();
   for (float& v : want) v *= 2.5f;
-  expect_close("cudnn forward alpha 2 beta 0.5", y3, Tensor::from_vector(want, {N, H, W, K}), 1e-6, 1e-6);
+  check_close("cudnn forward alpha 2 beta 0.5", y3, Tensor::from_vector(want, {N, H, W, K}), 1e-6, 1e-6);
   cudnnDestroy(h);
 }
 
@@ -425,33 +401,34 @@ TEST_F(GpuGemmConv, CudnnBackwardChecksShapes) {
   ASSERT_EQ(cudnnCreate(&h), CUDNN_STATUS_SUCCESS);
   const int N = 2, H = 9, W = 9, C = 3, K = 8, R = 3;
   DnnDescs d(N, H, W, C, K, R, 5, 5, 1, 2, CUDNN_CROSS_CORRELATION);
-  Tensor x = random_cpu({N, H, W, C}, 50).to(Device::emu), w = random_cpu({K, R, R, C}, 51).to(Device::emu);
-  Tensor gy = random_cpu({N, 5, 5, K}, 52).to(Device::emu), gb = nan_on(Device::emu, {K});
-  Tensor gx = nan_on(Device::emu, {N, H, W, C}), gw = nan_on(Device::emu, {K, R, R, C});
+  Tensor x = random_tensor({N, H, W, C}, 50).to(Device::emu), w = random_tensor({K, R, R, C}, 51).to(Device::emu);
+  Tensor gy = random_tensor({N, 5, 5, K}, 52).to(Device::emu), gb = nan_tensor({K}, Device::emu);
+  Tensor gx = nan_tensor({N, H, W, C}, Device::emu), gw = nan_tensor({K, R, R, C}, Device::emu);
   const float one = 1.0f, zero = 0.0f;
   const auto data_algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
   const auto filter_algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
-  EXPECT_EQ(cudnnConvolutionBackwardData(h, &one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv, data_algo, nullptr, 0,
-                                         &zero, d.x, gx.raw_data()),
-            CUDNN_STATUS_SUCCESS);
-  EXPECT_EQ(cudnnConvolutionBackwardFilter(h, &one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv, filter_algo,
-                                           nullptr, 0, &zero, d.w, gw.raw_data()),
-            CUDNN_STATUS_SUCCESS);
-  EXPECT_EQ(cudnnConvolutionBackwardBias(h, &one, d.y, gy.raw_data(), &zero, d.bias, gb.raw_data()),
-            CUDNN_STATUS_SUCCESS);
+  auto backward_data = [&] {
+    return cudnnConvolutionBackwardData(h, &one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv, data_algo, nullptr, 0,
+                                        &zero, d.x, gx.raw_data());
+  };
+  auto backward_filter = [&] {
+    return cudnnConvolutionBackwardFilter(h, &one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv, filter_algo, nullptr,
+                                          0, &zero, d.w, gw.raw_data());
+  };
+  auto backward_bias = [&] {
+    return cudnnConvolutionBackwardBias(h, &one, d.y, gy.raw_data(), &zero, d.bias, gb.raw_data());
+  };
+  EXPECT_EQ(backward_data(), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(backward_filter(), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(backward_bias(), CUDNN_STATUS_SUCCESS);
   // dy with the wrong batch; db with the wrong channel count; an algorithm the emulator does not run.
   ASSERT_EQ(cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, K, 5, 5), CUDNN_STATUS_SUCCESS);
-  EXPECT_EQ(cudnnConvolutionBackwardData(h, &one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv, data_algo, nullptr, 0,
-                                         &zero, d.x, gx.raw_data()),
-            CUDNN_STATUS_BAD_PARAM);
-  EXPECT_EQ(cudnnConvolutionBackwardFilter(h, &one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv, filter_algo,
-                                           nullptr, 0, &zero, d.w, gw.raw_data()),
-            CUDNN_STATUS_BAD_PARAM);
+  EXPECT_EQ(backward_data(), CUDNN_STATUS_BAD_PARAM);
+  EXPECT_EQ(backward_filter(), CUDNN_STATUS_BAD_PARAM);
   ASSERT_EQ(cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, N, K, 5, 5), CUDNN_STATUS_SUCCESS);
   ASSERT_EQ(cudnnSetTensor4dDescriptor(d.bias, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, K - 1, 1, 1),
             CUDNN_STATUS_SUCCESS);
-  EXPECT_EQ(cudnnConvolutionBackwardBias(h, &one, d.y, gy.raw_data(), &zero, d.bias, gb.raw_data()),
-            CUDNN_STATUS_BAD_PARAM);
+  EXPECT_EQ(backward_bias(), CUDNN_STATUS_BAD_PARAM);
   EXPECT_EQ(cudnnAddTensor(h, &one, d.bias, gb.raw_data(), &one, d.y, gy.raw_data()), CUDNN_STATUS_BAD_PARAM);
   size_t bytes = 1;
   EXPECT_EQ(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT,

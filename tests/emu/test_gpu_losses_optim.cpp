@@ -19,16 +19,9 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::DType;
-using cage::Shape;
-using cage::Tensor;
 namespace k = cage::kernels;
 
-class GpuLossOptim : public ::testing::Test {
- protected:
-  void SetUp() override { k::use_device(Device::emu); }
-};
+class GpuLossOptim : public EmuTest {};
 
 Tensor labels_for(int64_t n, int64_t classes, unsigned seed) {
   std::mt19937 gen(seed);
@@ -37,15 +30,13 @@ Tensor labels_for(int64_t n, int64_t classes, unsigned seed) {
   return Tensor::from_vector(y, {n});
 }
 
-Tensor emu(const Tensor& t) { return t.defined() ? t.to(Device::emu) : Tensor(); }
-
 void check_cross_entropy(int64_t N, int64_t K, const Tensor& weights, const std::string& what) {
   Tensor x = random_tensor({N, K}, 10 + static_cast<unsigned>(N * K), -4.0f, 4.0f);
   Tensor y = labels_for(N, K, 11 + static_cast<unsigned>(N));
   Tensor lse = Tensor::empty({N}, DType::f64), out = Tensor::empty({});
   k::cross_entropy_forward(x, y, weights, lse, out);
   Tensor dlse = nan_tensor({N}, Device::emu, DType::f64), dout = nan_tensor({}, Device::emu);
-  k::cross_entropy_forward(emu(x), emu(y), emu(weights), dlse, dout);
+  k::cross_entropy_forward(to_emu(x), to_emu(y), to_emu(weights), dlse, dout);
   expect_close(dout, out, 0, 3e-7, "cross_entropy loss " + what);
   expect_close(dlse, lse, 1e-13, 1e-13, "cross_entropy lse " + what);
 
@@ -53,7 +44,7 @@ void check_cross_entropy(int64_t N, int64_t K, const Tensor& weights, const std:
   Tensor gx = Tensor::empty({N, K});
   k::cross_entropy_backward(x, y, weights, lse, gout, gx);
   Tensor dgx = nan_tensor({N, K}, Device::emu);
-  k::cross_entropy_backward(emu(x), emu(y), emu(weights), dlse, emu(gout), dgx);
+  k::cross_entropy_backward(to_emu(x), to_emu(y), to_emu(weights), dlse, to_emu(gout), dgx);
   expect_close(dgx, gx, 0, 3e-7, "cross_entropy glogits " + what);
 }
 
@@ -72,7 +63,8 @@ TEST_F(GpuLossOptim, CrossEntropyZeroTotalWeightIsNaNLikeTheCpu) {
   check_cross_entropy(N, K, w, "zero weights");  // NaN loss and gradients on both sides
   Tensor x = random_tensor({N, K}, 13);
   Tensor dout = nan_tensor({}, Device::emu);
-  k::cross_entropy_forward(emu(x), emu(labels_for(N, K, 14)), emu(w), nan_tensor({N}, Device::emu, DType::f64), dout);
+  k::cross_entropy_forward(to_emu(x), to_emu(labels_for(N, K, 14)), to_emu(w), nan_tensor({N}, Device::emu, DType::f64),
+                           dout);
   EXPECT_TRUE(std::isnan(dout.item()));
 }
 
@@ -80,7 +72,7 @@ TEST_F(GpuLossOptim, CrossEntropyBadLabelIsAnError) {
   Tensor y = Tensor::from_vector(std::vector<int64_t>{0, 2, 5, 1}, {4});
   Tensor lse = Tensor::empty({4}, DType::f64, Device::emu), out = Tensor::empty({}, DType::f32, Device::emu);
   try {
-    k::cross_entropy_forward(emu(random_tensor({4, 5}, 15)), emu(y), Tensor(), lse, out);
+    k::cross_entropy_forward(to_emu(random_tensor({4, 5}, 15)), to_emu(y), Tensor(), lse, out);
     FAIL() << "no error for label 5 of 5 classes";
   } catch (const cage::Error& e) {
     EXPECT_NE(std::string(e.what()).find("index 2 has value 5"), std::string::npos) << e.what();
@@ -95,18 +87,18 @@ TEST_F(GpuLossOptim, MseMatchesTheCpu) {
     Tensor out = Tensor::empty({});
     k::mse_forward(p, t, out);
     Tensor dout = nan_tensor({}, Device::emu);
-    k::mse_forward(emu(p), emu(t), dout);
+    k::mse_forward(to_emu(p), to_emu(t), dout);
     expect_close(dout, out, 0, 3e-7, "mse loss " + what);
 
     Tensor gout = Tensor::full({}, -1.3);
     Tensor gp = Tensor::empty({n}), gt = Tensor::empty({n});
     k::mse_backward(p, t, gout, gp, gt);
     Tensor dgp = nan_tensor({n}, Device::emu), dgt = nan_tensor({n}, Device::emu);
-    k::mse_backward(emu(p), emu(t), emu(gout), dgp, dgt);
+    k::mse_backward(to_emu(p), to_emu(t), to_emu(gout), dgp, dgt);
     expect_close(dgp, gp, 0, 0, "mse gpred " + what);
     expect_close(dgt, gt, 0, 0, "mse gtarget " + what);
     Tensor only = nan_tensor({n}, Device::emu);
-    k::mse_backward(emu(p), emu(t), emu(gout), Tensor(), only);  // gpred undefined: skipped
+    k::mse_backward(to_emu(p), to_emu(t), to_emu(gout), Tensor(), only);  // gpred undefined: skipped
     expect_close(only, gt, 0, 0, "mse gtarget alone " + what);
   }
 }
@@ -122,18 +114,18 @@ TEST_F(GpuLossOptim, BceWithLogitsMatchesTheCpu) {
       Tensor out = Tensor::empty({});
       k::bce_with_logits_forward(x, t, pw, out);
       Tensor dout = nan_tensor({}, Device::emu);
-      k::bce_with_logits_forward(emu(x), emu(t), emu(pw), dout);
+      k::bce_with_logits_forward(to_emu(x), to_emu(t), to_emu(pw), dout);
       expect_close(dout, out, 0, 3e-7, "bce loss " + what);
 
       Tensor gout = Tensor::full({}, 0.9);
       Tensor gx = Tensor::empty(shape), gt = Tensor::empty(shape);
       k::bce_with_logits_backward(x, t, pw, gout, gx, gt);
       Tensor dgx = nan_tensor(shape, Device::emu), dgt = nan_tensor(shape, Device::emu);
-      k::bce_with_logits_backward(emu(x), emu(t), emu(pw), emu(gout), dgx, dgt);
+      k::bce_with_logits_backward(to_emu(x), to_emu(t), to_emu(pw), to_emu(gout), dgx, dgt);
       expect_close(dgx, gx, 1e-12, 3e-7, "bce glogits " + what);
       expect_close(dgt, gt, 1e-12, 3e-7, "bce gtargets " + what);
       Tensor only = nan_tensor(shape, Device::emu);
-      k::bce_with_logits_backward(emu(x), emu(t), emu(pw), emu(gout), only, Tensor());
+      k::bce_with_logits_backward(to_emu(x), to_emu(t), to_emu(pw), to_emu(gout), only, Tensor());
       expect_close(only, gx, 1e-12, 3e-7, "bce glogits alone " + what);
     }
   }
@@ -154,13 +146,13 @@ TEST_F(GpuLossOptim, SgdStepsAreBitExact) {
       Tensor p = random_tensor({sizes[i]}, 40 + static_cast<unsigned>(i));
       Tensor buf = Tensor::zeros({sizes[i]});
       cpu.push_back({p, Tensor(), h.momentum != 0 ? buf : Tensor(), true});
-      dev.push_back({emu(p), Tensor(), h.momentum != 0 ? emu(buf) : Tensor(), true});
+      dev.push_back({to_emu(p), Tensor(), h.momentum != 0 ? to_emu(buf) : Tensor(), true});
     }
     for (int step = 0; step < 5; ++step) {
       for (size_t i = 0; i < sizes.size(); ++i) {
         Tensor g = random_tensor({sizes[i]}, 100 * step + static_cast<unsigned>(i), -2.0f, 2.0f);
         cpu[i].grad = g;
-        dev[i].grad = emu(g);
+        dev[i].grad = to_emu(g);
         cpu[i].first = dev[i].first = step == 0;
       }
       k::sgd_step(cpu, h);

@@ -15,8 +15,6 @@
 namespace cage_test {
 namespace {
 
-using cage::Device;
-using cage::Tensor;
 namespace nn = cage::nn;
 
 struct Leaves {

@@ -25,6 +25,32 @@ Tensor composite(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tens
   return nn::mul(x, nn::sigmoid(nn::conv2d(nn::silu(nn::conv2d(s, w1, b1)), w2, b2)));
 }
 
+struct Tolerance {
+  double atol, rtol;
+};
+
+// y and the gradients of the leaves (x, w1, b1, w2, b2) for upstream gout: the fused op's against the composite's,
+// each within its tolerance. Returns the largest absolute difference.
+double fused_vs_composite(const SeCase& c, V leaves, const Tensor& gout, Tolerance y_tol, Tolerance grad_tol) {
+  Tensor y = nn::squeeze_excitation(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4]);
+  y.backward(gout);
+  V fused;
+  for (Tensor& t : leaves) {  // handles: the leaves' own gradients, taken and cleared
+    fused.push_back(t.grad());
+    t.zero_grad();
+  }
+  Tensor ref = composite(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4]);
+  ref.backward(gout);
+  EXPECT_TRUE(allclose(y, ref, y_tol.atol, y_tol.rtol)) << c.name << " y";
+  const char* names[] = {"gx", "gw1", "gb1", "gw2", "gb2"};
+  double worst = compare(y, ref, 0, 0).max_abs;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    EXPECT_TRUE(allclose(fused[i], leaves[i].grad(), grad_tol.atol, grad_tol.rtol)) << c.name << " " << names[i];
+    worst = std::max(worst, compare(fused[i], leaves[i].grad(), 0, 0).max_abs);
+  }
+  return worst;
+}
+
 TEST(SqueezeExcitation, MatchesCompositeFloat64) {
   Philox rng(21);
   for (const SeCase& c : kCases) {
@@ -32,23 +58,7 @@ TEST(SqueezeExcitation, MatchesCompositeFloat64) {
     Tensor w1 = grad_leaf({1, 1, c.C, c.R}, rng), b1 = grad_leaf({c.R}, rng);
     Tensor w2 = grad_leaf({1, 1, c.R, c.C}, rng), b2 = grad_leaf({c.C}, rng);
     Tensor gout = random_tensor(x.shape(), rng, -1, 1, DType::f64);
-    V leaves{x, w1, b1, w2, b2};
-    Tensor y = nn::squeeze_excitation(x, w1, b1, w2, b2);
-    y.backward(gout);
-    V fused;
-    for (Tensor& t : leaves) {
-      fused.push_back(t.grad());
-      t.zero_grad();
-    }
-    Tensor ref = composite(x, w1, b1, w2, b2);
-    ref.backward(gout);
-    EXPECT_TRUE(allclose(y, ref, 1e-14, 1e-12)) << c.name << " y";
-    const char* names[] = {"gx", "gw1", "gb1", "gw2", "gb2"};
-    double worst = compare(y, ref, 0, 0).max_abs;
-    for (size_t i = 0; i < leaves.size(); ++i) {
-      EXPECT_TRUE(allclose(fused[i], leaves[i].grad(), 1e-13, 1e-11)) << c.name << " " << names[i];
-      worst = std::max(worst, compare(fused[i], leaves[i].grad(), 0, 0).max_abs);
-    }
+    const double worst = fused_vs_composite(c, {x, w1, b1, w2, b2}, gout, {1e-14, 1e-12}, {1e-13, 1e-11});
     std::printf("[se f64 vs composite] %-10s max |err| %.2e\n", c.name, worst);
   }
 }
@@ -62,22 +72,7 @@ TEST(SqueezeExcitation, MatchesCompositeFloat32) {
     Tensor x = leaf({c.N, c.H, c.W, c.C}, -2, 2), w1 = leaf({1, 1, c.C, c.R}, -1, 1), b1 = leaf({c.R}, -1, 1);
     Tensor w2 = leaf({1, 1, c.R, c.C}, -1, 1), b2 = leaf({c.C}, -1, 1);
     Tensor gout = random_tensor(x.shape(), rng, -1, 1, DType::f32);
-    V leaves{x, w1, b1, w2, b2};
-    Tensor y = nn::squeeze_excitation(x, w1, b1, w2, b2);
-    y.backward(gout);
-    V fused;
-    for (Tensor& t : leaves) {
-      fused.push_back(t.grad());
-      t.zero_grad();
-    }
-    Tensor ref = composite(x, w1, b1, w2, b2);
-    ref.backward(gout);
-    EXPECT_TRUE(allclose(y, ref, 1e-6, 1e-5)) << c.name << " y";
-    double worst = compare(y, ref, 0, 0).max_abs;
-    for (size_t i = 0; i < leaves.size(); ++i) {
-      EXPECT_TRUE(allclose(fused[i], leaves[i].grad(), 1e-5, 1e-4)) << c.name << " grad " << i;
-      worst = std::max(worst, compare(fused[i], leaves[i].grad(), 0, 0).max_abs);
-    }
+    const double worst = fused_vs_composite(c, {x, w1, b1, w2, b2}, gout, {1e-6, 1e-5}, {1e-5, 1e-4});
     std::printf("[se f32 vs composite] %-10s max |err| %.2e\n", c.name, worst);
   }
 }
