@@ -118,9 +118,9 @@ TEST_F(DeviceTensor, WorkIsIssuedOnTheDeviceStream) {
   cudaStream_t s = cage::emu::stream();
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(cudaStreamQuery(s), cudaSuccess);
-  Tensor x = random_cpu({5, 7}, 9).to(Device::emu);
+  Tensor x = random_tensor({5, 7}, 9).to(Device::emu);
   EXPECT_EQ(cudaStreamSynchronize(s), cudaSuccess);
-  EXPECT_EQ(x.to_vector<float>(), random_cpu({5, 7}, 9).to_vector<float>());
+  EXPECT_EQ(x.to_vector<float>(), random_tensor({5, 7}, 9).to_vector<float>());
 }
 
 TEST(DeviceSelection, CudaWithoutAGpuSaysSoAndRunsOnTheCpu) {
