@@ -33,7 +33,7 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  void train(bool on = true);
+  void train(bool on = true);  // also counts as a parameter change (see parameters_generation)
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
@@ -42,6 +42,12 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> named_parameters();
   std::vector<Tensor> parameters();
   int64_t parameter_count();
+
+  // A process-wide counter bumped by train(), load_state_dict() and optimizer steps. Caches derived from
+  // parameters (MaxViT's BatchNorm-folded inference weights) are rebuilt when it moves; code that edits
+  // parameters in place by other means calls parameters_changed().
+  static uint64_t parameters_generation();
+  static void parameters_changed();
 
   // The state_dict in PyTorch's layouts and order (for checkpoints and comparisons with PyTorch).
   std::vector<std::pair<std::string, Tensor>> state_dict();
