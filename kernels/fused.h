@@ -14,7 +14,7 @@ namespace cage::kernels {
 enum class Act { none, gelu };
 
 // C (M, N) = A (M, K) @ op(B) + bias (N, may be null); act; + residual (M, N, row stride ldr, may be null;
-// may alias C only if ldr == ldc). op(B) = B (K, N) or, with trans_b, B stored (N, K).
+// must not overlap C). op(B) = B (K, N) or, with trans_b, B stored (N, K).
 void gemm_epilogue(bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                    int64_t ldb, const float* bias, Act act, const float* residual, int64_t ldr, float* C, int64_t ldc);
 

@@ -31,7 +31,9 @@ uint64_t Module::parameters_generation() { return g_parameters_generation.load(s
 void Module::parameters_changed() { g_parameters_generation.fetch_add(1, std::memory_order_acq_rel); }
 
 void Module::train(bool on) {
-  parameters_changed();
+  // Training mode may change parameters and running statistics from here on (optimizer steps also count);
+  // eval() alone changes nothing, so repeated eval() calls keep caches built from the parameters.
+  if (on) parameters_changed();
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);
 }

@@ -33,7 +33,7 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  void train(bool on = true);  // also counts as a parameter change (see parameters_generation)
+  void train(bool on = true);  // train(true) also counts as a parameter change (see parameters_generation)
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
@@ -43,7 +43,7 @@ class Module {
   std::vector<Tensor> parameters();
   int64_t parameter_count();
 
-  // A process-wide counter bumped by train(), load_state_dict() and optimizer steps. Caches derived from
+  // A process-wide counter bumped by train(true), load_state_dict() and optimizer steps. Caches derived from
   // parameters (MaxViT's BatchNorm-folded inference weights) are rebuilt when it moves; code that edits
   // parameters in place by other means calls parameters_changed().
   static uint64_t parameters_generation();

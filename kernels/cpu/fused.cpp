@@ -21,22 +21,34 @@ void sgemm(bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda
   cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
 }
 
-// Epilogue over the (rows, cols) block of C at column c0.
-void epilogue(int64_t rows, int64_t c0, int64_t cols, const float* bias, Act act, const float* residual, int64_t ldr,
-              float* C, int64_t ldc) {
+// Epilogue over the (rows, cols) block of C at column c0: one pass, the variant picked outside the loop.
+template <bool kBias, bool kGelu, bool kResidual>
+void epilogue_rows(int64_t rows, int64_t c0, int64_t cols, const float* bias, const float* residual, int64_t ldr,
+                   float* C, int64_t ldc) {
   for (int64_t r = 0; r < rows; ++r) {
-    float* c = C + r * ldc;
-    if (bias) {
-      const float* b = bias + c0;
-      for (int64_t j = 0; j < cols; ++j) c[j] += b[j];
-    }
-    if (act == Act::gelu)
-      for (int64_t j = 0; j < cols; ++j) c[j] = gelu_f32(c[j]);
-    if (residual) {
-      const float* s = residual + r * ldr;
-      for (int64_t j = 0; j < cols; ++j) c[j] += s[j];
+    float* __restrict c = C + r * ldc;
+    const float* __restrict b = kBias ? bias + c0 : nullptr;
+    const float* __restrict s = kResidual ? residual + r * ldr : nullptr;
+    for (int64_t j = 0; j < cols; ++j) {
+      float v = c[j];
+      if constexpr (kBias) v += b[j];
+      if constexpr (kGelu) v = gelu_f32(v);
+      if constexpr (kResidual) v += s[j];
+      c[j] = v;
     }
   }
+}
+
+void epilogue(int64_t rows, int64_t c0, int64_t cols, const float* bias, Act act, const float* residual, int64_t ldr,
+              float* C, int64_t ldc) {
+  const bool g = act == Act::gelu;
+  if (bias && g && residual) return epilogue_rows<true, true, true>(rows, c0, cols, bias, residual, ldr, C, ldc);
+  if (bias && g) return epilogue_rows<true, true, false>(rows, c0, cols, bias, residual, ldr, C, ldc);
+  if (bias && residual) return epilogue_rows<true, false, true>(rows, c0, cols, bias, residual, ldr, C, ldc);
+  if (bias) return epilogue_rows<true, false, false>(rows, c0, cols, bias, residual, ldr, C, ldc);
+  if (g && residual) return epilogue_rows<false, true, true>(rows, c0, cols, bias, residual, ldr, C, ldc);
+  if (g) return epilogue_rows<false, true, false>(rows, c0, cols, bias, residual, ldr, C, ldc);
+  if (residual) return epilogue_rows<false, false, true>(rows, c0, cols, bias, residual, ldr, C, ldc);
 }
 
 // Rows of C per GEMM call: about 2 MiB of C (the L2 size), a multiple of 16 rows (OpenBLAS's row micro-tile).
