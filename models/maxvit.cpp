@@ -1,15 +1,17 @@
 #include "models/maxvit.h"
 
 #include <atomic>
-#include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <tuple>
 #include <vector>
 
-#include "core/autograd.h"
 #include "core/thread_pool.h"
 #include "kernels/fused.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/autograd.h"
 
 namespace cage::models {
 
@@ -140,6 +142,12 @@ class MBConv : public Container {
   }
 
  private:
+  int64_t stride_;
+  double p_drop_;
+  std::shared_ptr<nn::Conv2d> proj_conv_, fc1_, fc2_, conv_c_;
+  std::shared_ptr<nn::BatchNorm2d> pre_norm_;
+  ConvNorm conv_a_, conv_b_;
+
   // pre_norm and conv_a's BatchNorm folded into conv_a (1x1, so the pre-norm's shift folds exactly), conv_b's
   // BatchNorm into the depthwise weights. Rebuilt when parameters may have changed.
   void fold() {
@@ -219,11 +227,6 @@ class MBConv : public Container {
 
   uint64_t folded_generation_ = 0;
   Tensor wa_, ba_, wb_, bb_;
-  int64_t stride_;
-  double p_drop_;
-  std::shared_ptr<nn::Conv2d> proj_conv_, fc1_, fc2_, conv_c_;
-  std::shared_ptr<nn::BatchNorm2d> pre_norm_;
-  ConvNorm conv_a_, conv_b_;
 };
 
 // torchvision's RelativePositionalMultiHeadAttention: parameters first, then the index buffer, then the linears.

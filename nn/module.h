@@ -37,17 +37,17 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
-  // Every parameter and buffer, depth first, with full keys ("blocks.0.layers.0...").
-  std::vector<StateEntry> state_entries(const std::string& prefix = "");
-  std::vector<std::pair<std::string, Tensor>> named_parameters();
-  std::vector<Tensor> parameters();
-  int64_t parameter_count();
-
   // A process-wide counter bumped by train(true), load_state_dict() and optimizer steps. Caches derived from
   // parameters (MaxViT's BatchNorm-folded inference weights) are rebuilt when it moves; code that edits
   // parameters in place by other means calls parameters_changed().
   static uint64_t parameters_generation();
   static void parameters_changed();
+
+  // Every parameter and buffer, depth first, with full keys ("blocks.0.layers.0...").
+  std::vector<StateEntry> state_entries(const std::string& prefix = "");
+  std::vector<std::pair<std::string, Tensor>> named_parameters();
+  std::vector<Tensor> parameters();
+  int64_t parameter_count();
 
   // The state_dict in PyTorch's layouts and order (for checkpoints and comparisons with PyTorch).
   std::vector<std::pair<std::string, Tensor>> state_dict();
