@@ -1,7 +1,9 @@
 #include "models/maxvit.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <tuple>
 #include <vector>
 
@@ -56,6 +58,15 @@ ConvNorm add_conv_norm(Container& parent, const std::string& name, const MaxVitC
 bool fused_inference(const nn::Module& m, const Tensor& x) {
   const bool off = !fused_inference_enabled();
   return !off && !m.is_training() && !grad_enabled() && x.device() == Device::cpu && x.dtype() == DType::f32;
+}
+
+// What a folded cache was built from: the parameter generation, then the storages of its source tensors (a
+// tensor replaced wholesale, e.g. moved to another device and back, has a new storage even when nothing bumped
+// the generation).
+std::vector<uintptr_t> fold_key(std::initializer_list<const Tensor*> sources) {
+  std::vector<uintptr_t> key{static_cast<uintptr_t>(nn::Module::parameters_generation())};
+  for (const Tensor* t : sources) key.push_back(reinterpret_cast<uintptr_t>(t->storage().get()));
+  return key;
 }
 
 // BatchNorm in eval mode as y = x * scale + shift, in double.
@@ -151,7 +162,12 @@ class MBConv : public Container {
   // pre_norm and conv_a's BatchNorm folded into conv_a (1x1, so the pre-norm's shift folds exactly), conv_b's
   // BatchNorm into the depthwise weights. Rebuilt when parameters may have changed.
   void fold() {
-    if (folded_generation_ == parameters_generation()) return;
+    std::vector<uintptr_t> key = fold_key({&pre_norm_->weight, &pre_norm_->bias, &pre_norm_->running_mean,
+                                           &pre_norm_->running_var, &conv_a_.conv->weight, &conv_a_.norm->weight,
+                                           &conv_a_.norm->bias, &conv_a_.norm->running_mean, &conv_a_.norm->running_var,
+                                           &conv_b_.conv->weight, &conv_b_.norm->weight, &conv_b_.norm->bias,
+                                           &conv_b_.norm->running_mean, &conv_b_.norm->running_var});
+    if (key == folded_key_) return;
     std::vector<double> s1, t1;
     bn_affine(*pre_norm_, s1, t1);
     Tensor wa = conv_a_.conv->weight.to(DType::f64).contiguous();  // (1, 1, in, mid)
@@ -172,7 +188,7 @@ class MBConv : public Container {
     wa_ = wa.to(DType::f32).contiguous();
     ba_ = ba.to(DType::f32);
     std::tie(wb_, bb_) = fold_following_bn(conv_b_.conv->weight, *conv_b_.norm);
-    folded_generation_ = parameters_generation();
+    folded_key_ = std::move(key);
   }
 
   Tensor forward_inference(const Tensor& x) {
@@ -225,7 +241,7 @@ class MBConv : public Container {
     return y;
   }
 
-  uint64_t folded_generation_ = 0;
+  std::vector<uintptr_t> folded_key_;
   Tensor wa_, ba_, wb_, bb_;
 };
 
@@ -354,9 +370,11 @@ Tensor MaxVit::forward(const Tensor& x, const Observer& observe) {
              " channels, got ", describe(x));
   Tensor h;
   if (fused_inference(*this, x)) {
-    if (stem_generation_ != parameters_generation()) {
+    std::vector<uintptr_t> key = fold_key({&stem_conv0_->weight, &stem_bn_->weight, &stem_bn_->bias,
+                                           &stem_bn_->running_mean, &stem_bn_->running_var});
+    if (key != stem_key_) {
       std::tie(stem_w_, stem_b_) = fold_following_bn(stem_conv0_->weight, *stem_bn_);
-      stem_generation_ = parameters_generation();
+      stem_key_ = std::move(key);
     }
     h = nn::conv2d(x, stem_w_, stem_b_, stem_conv0_->options);
     kernels::gelu_inplace(fp(h), h.numel());

@@ -3,9 +3,11 @@
 // departition copies. The classifier is torchvision's, or CAGE's valence-arousal head (Dropout before the
 // last Linear) when config.head_dropout > 0.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "models/maxvit_config.h"
 #include "nn/layers.h"
@@ -59,7 +61,7 @@ class MaxVit : public nn::Module {
   std::shared_ptr<nn::Conv2d> stem_conv0_, stem_conv1_;
   std::shared_ptr<nn::LayerNorm> head_norm_;
   std::shared_ptr<nn::Linear> head_fc_, head_out_;
-  uint64_t stem_generation_ = 0;  // stem conv with its BatchNorm folded in, for the inference fast path
+  std::vector<uintptr_t> stem_key_;  // stem conv with its BatchNorm folded in, for the inference fast path
   Tensor stem_w_, stem_b_;
 };
 

@@ -98,6 +98,20 @@ TEST(MaxVitFused, FoldedWeightsFollowWeightChanges) {
   plain = run(m, x, false);
   fused = run(m, x, true);
   EXPECT_LT(worst_difference(fused, plain), 2e-5);
+  // A tensor replaced wholesale (as moving a module between devices does) without any announcement: the cache
+  // is keyed on the source tensors' storages too.
+  for (auto& e : m.state_entries())
+    if (e.key.find("running_var") != std::string::npos || e.key.find("conv_a.0.weight") != std::string::npos) {
+      Tensor scaled = Tensor::empty(e.tensor->shape(), DType::f64);
+      std::vector<double> v = e.tensor->to(DType::f64).to_vector<double>();
+      for (int64_t i = 0; i < scaled.numel(); ++i) scaled.data<double>()[i] = 1.5 * v[i];
+      *e.tensor = scaled.to(DType::f32);
+    }
+  auto before_replacement = fused;
+  plain = run(m, x, false);
+  fused = run(m, x, true);
+  EXPECT_LT(worst_difference(fused, plain), 2e-5);
+  EXPECT_GT(worst_difference(before_replacement, plain), 1e-3) << "the replacement did not change the output";
   // train() then eval() also refreshes it (an optimizer step in between would).
   {
     NoGradGuard no_grad;
