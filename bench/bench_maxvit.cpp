@@ -1,4 +1,6 @@
-// MaxViT-T inference at 224x224 (eval mode, no autograd), batch 1 and 8. Weights come from the checkpoint in
+// MaxViT-T inference at 224x224 (eval mode, no autograd), batch 1 and 8, with the fused inference path
+// (fused:1, what the engine runs) and without it (fused:0: the plain autograd ops, for A/B comparisons;
+// add --benchmark_enable_random_interleaving=true --benchmark_repetitions=N on a busy machine). Weights come from the checkpoint in
 // $CAGE_BENCH_WEIGHTS (so bench/compare_maxvit.py can time PyTorch on the very same weights), else from
 // torchvision's initialisation with seed 0; speed does not depend on the values.
 #include <benchmark/benchmark.h>
@@ -31,6 +33,7 @@ cage::models::MaxVit& model() {
 
 void BM_MaxVitForward(benchmark::State& state) {
   const int64_t batch = state.range(0);
+  cage::models::set_fused_inference(state.range(1) != 0);
   cage::Tensor x = cage::Tensor::full({batch, 224, 224, 3}, 0.5);
   cage::NoGradGuard no_grad;
   auto& net = model();
@@ -45,6 +48,6 @@ void BM_MaxVitForward(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(11.116e9 * static_cast<double>(batch),
                                                  benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_MaxVitForward)->Arg(1)->Arg(8)->ArgName("batch")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_MaxVitForward)->ArgsProduct({{1, 8}, {1, 0}})->ArgNames({"batch", "fused"})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 }  // namespace

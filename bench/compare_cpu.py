@@ -96,7 +96,7 @@ def main():
             x = torch.rand(batch, 3, 224, 224)
             o, r, t = [], [], []
             for _ in range(args.rounds):
-                o.append(ours(args.build, f"BM_MaxVitForward/batch:{batch}/", "ms_per_image", env))
+                o.append(ours(args.build, f"BM_MaxVitForward/batch:{batch}/fused:1", "ms_per_image", env))
                 r.append(1e3 * median_time(lambda: sess.run(None, {"x": x.numpy()}), max(3, 16 // batch)) / batch)
                 with torch.inference_mode():
                     t.append(1e3 * median_time(lambda: model(x), max(3, 16 // batch)) / batch)

@@ -33,7 +33,7 @@ def time_torch(model, batch, reps):
 
 def time_ours(build, weights, batch, threads):
     env = dict(os.environ, CAGE_BENCH_WEIGHTS=weights, CAGE_NUM_THREADS=str(threads))
-    out = subprocess.run([os.path.join(build, "bench", "cage_bench"), f"--benchmark_filter=BM_MaxVitForward/batch:{batch}/",
+    out = subprocess.run([os.path.join(build, "bench", "cage_bench"), f"--benchmark_filter=BM_MaxVitForward/batch:{batch}/fused:1",
                           "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
     runs = json.loads(out)["benchmarks"]
     return statistics.median(r["ms_per_image"] for r in runs)

@@ -1,5 +1,15 @@
 #include "models/maxvit.h"
 
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <initializer_list>
+#include <tuple>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/fused.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -18,6 +28,16 @@ Tensor relative_position_index(int64_t P) {
 }
 
 namespace {
+std::atomic<bool> g_fused{[] {
+  const char* e = std::getenv("CAGE_UNFUSED");
+  return !(e && *e && *e != '0');
+}()};
+}  // namespace
+
+void set_fused_inference(bool on) { g_fused.store(on); }
+bool fused_inference_enabled() { return g_fused.load(std::memory_order_relaxed); }
+
+namespace {
 
 // torchvision's Conv2dNormActivation without activation: children "0" (conv) and "1" (BatchNorm).
 struct ConvNorm {
@@ -31,6 +51,64 @@ ConvNorm add_conv_norm(Container& parent, const std::string& name, const MaxVitC
   cn.conv = seq->add("0", std::make_shared<nn::Conv2d>(in, out, kernel, stride, kernel / 2, groups, false));
   cn.norm = seq->add("1", std::make_shared<nn::BatchNorm2d>(out, c.bn_eps, c.bn_momentum));
   return cn;
+}
+
+// Inference fast path: eval mode, no autograd, float32 on the CPU. It runs the same arithmetic as the
+// autograd path up to rounding: BatchNorm folded into the neighbouring convolutions, bias / GELU /
+// residual adds fused into the GEMM epilogues (kernels/fused.h).
+bool fused_inference(const nn::Module& m, const Tensor& x) {
+  const bool off = !fused_inference_enabled();
+  return !off && !m.is_training() && !grad_enabled() && x.device() == Device::cpu && x.dtype() == DType::f32;
+}
+
+// What a folded cache was built from: the parameter generation, then the storages of its source tensors (a
+// tensor replaced wholesale, e.g. moved to another device and back, has a new storage even when nothing bumped
+// the generation).
+std::vector<uintptr_t> fold_key(std::initializer_list<const Tensor*> sources) {
+  std::vector<uintptr_t> key{static_cast<uintptr_t>(nn::Module::parameters_generation())};
+  for (const Tensor* t : sources) key.push_back(reinterpret_cast<uintptr_t>(t->storage().get()));
+  return key;
+}
+
+// BatchNorm in eval mode as y = x * scale + shift, in double.
+void bn_affine(const nn::BatchNorm2d& bn, std::vector<double>& scale, std::vector<double>& shift) {
+  Tensor g = bn.weight.to(DType::f64), b = bn.bias.to(DType::f64);
+  Tensor m = bn.running_mean.to(DType::f64), v = bn.running_var.to(DType::f64);
+  const int64_t C = g.numel();
+  scale.resize(C);
+  shift.resize(C);
+  for (int64_t c = 0; c < C; ++c) {
+    scale[c] = g.data<double>()[c] / std::sqrt(v.data<double>()[c] + bn.eps);
+    shift[c] = b.data<double>()[c] - m.data<double>()[c] * scale[c];
+  }
+}
+
+// Weight (..., out) (HWIO, out innermost) scaled per output channel by the BatchNorm that follows; the bias
+// becomes the BatchNorm's shift. Returns {weight, bias} in float32.
+std::pair<Tensor, Tensor> fold_following_bn(const Tensor& w_in, const nn::BatchNorm2d& bn) {
+  std::vector<double> scale, shift;
+  bn_affine(bn, scale, shift);
+  Tensor w = w_in.to(DType::f64).contiguous();
+  const int64_t out = w.size(-1), rows = w.numel() / out;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) w.data<double>()[r * out + o] *= scale[o];
+  Tensor bias = Tensor::empty({out}, DType::f64);
+  for (int64_t o = 0; o < out; ++o) bias.data<double>()[o] = shift[o];
+  return {w.to(DType::f32).contiguous(), bias.to(DType::f32)};
+}
+
+const float* fp(const Tensor& t) { return t.data<float>(); }
+float* fp(Tensor& t) { return t.data<float>(); }
+
+// y (rows, out) = x (rows, in) @ linear.weight^T + bias, GELU, + residual: nn::Linear without a graph.
+Tensor linear_fused(const Tensor& x, const nn::Linear& lin, kernels::Act act, const Tensor& residual = Tensor()) {
+  const int64_t in = lin.weight.size(1), out = lin.weight.size(0), rows = x.numel() / in;
+  Shape shape = x.shape();
+  shape.back() = out;
+  Tensor y = Tensor::empty(shape, DType::f32);
+  kernels::gemm_epilogue(true, rows, out, in, fp(x), in, fp(lin.weight), in, lin.bias ? fp(*lin.bias) : nullptr, act,
+                         residual.defined() ? fp(residual) : nullptr, out, fp(y), out);
+  return y;
 }
 
 }  // namespace
@@ -55,6 +133,7 @@ class MBConv : public Container {
   }
 
   Tensor forward(const Tensor& x, Philox* rng) {
+    if (fused_inference(*this, x)) return forward_inference(x.contiguous());
     Tensor res = x;
     if (proj_conv_) {
       if (stride_ == 2) res = nn::avg_pool2d(res, 3, 2, 1, true);
@@ -112,6 +191,91 @@ class MBConv : public Container {
   std::shared_ptr<nn::Conv2d> proj_conv_, fc1_, fc2_, conv_c_;
   std::shared_ptr<nn::BatchNorm2d> pre_norm_;
   ConvNorm conv_a_, conv_b_;
+
+  // pre_norm and conv_a's BatchNorm folded into conv_a (1x1, so the pre-norm's shift folds exactly), conv_b's
+  // BatchNorm into the depthwise weights. Rebuilt when parameters may have changed.
+  void fold() {
+    std::vector<uintptr_t> key = fold_key({&pre_norm_->weight, &pre_norm_->bias, &pre_norm_->running_mean,
+                                           &pre_norm_->running_var, &conv_a_.conv->weight, &conv_a_.norm->weight,
+                                           &conv_a_.norm->bias, &conv_a_.norm->running_mean, &conv_a_.norm->running_var,
+                                           &conv_b_.conv->weight, &conv_b_.norm->weight, &conv_b_.norm->bias,
+                                           &conv_b_.norm->running_mean, &conv_b_.norm->running_var});
+    if (key == folded_key_) return;
+    std::vector<double> s1, t1;
+    bn_affine(*pre_norm_, s1, t1);
+    Tensor wa = conv_a_.conv->weight.to(DType::f64).contiguous();  // (1, 1, in, mid)
+    const int64_t in = wa.size(2), mid = wa.size(3);
+    std::vector<double> shift_in(mid, 0.0);  // W^T t1
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t o = 0; o < mid; ++o) {
+        double& w = wa.data<double>()[i * mid + o];
+        shift_in[o] += w * t1[i];
+        w *= s1[i];
+      }
+    std::vector<double> s2, t2;
+    bn_affine(*conv_a_.norm, s2, t2);
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t o = 0; o < mid; ++o) wa.data<double>()[i * mid + o] *= s2[o];
+    Tensor ba = Tensor::empty({mid}, DType::f64);
+    for (int64_t o = 0; o < mid; ++o) ba.data<double>()[o] = s2[o] * shift_in[o] + t2[o];
+    wa_ = wa.to(DType::f32).contiguous();
+    ba_ = ba.to(DType::f32);
+    std::tie(wb_, bb_) = fold_following_bn(conv_b_.conv->weight, *conv_b_.norm);
+    folded_key_ = std::move(key);
+  }
+
+  Tensor forward_inference(const Tensor& x) {
+    fold();
+    const int64_t N = x.size(0), H = x.size(1), W = x.size(2), in = x.size(3), mid = wa_.size(3);
+    Tensor res = x;
+    if (proj_conv_) {
+      if (stride_ == 2) res = nn::avg_pool2d(res, 3, 2, 1, true).contiguous();
+      const int64_t out = proj_conv_->weight.size(3), rows = res.numel() / in;
+      Tensor r = Tensor::empty({res.size(0), res.size(1), res.size(2), out}, DType::f32);
+      kernels::gemm_epilogue(false, rows, out, in, fp(res), in, fp(proj_conv_->weight), out, fp(*proj_conv_->bias),
+                             kernels::Act::none, nullptr, 0, fp(r), out);
+      res = r;
+    }
+    Tensor a = Tensor::empty({N, H, W, mid}, DType::f32);
+    kernels::gemm_epilogue(false, N * H * W, mid, in, fp(x), in, fp(wa_), mid, fp(ba_), kernels::Act::gelu, nullptr, 0,
+                           fp(a), mid);
+    const int64_t Ho = (H - 1) / stride_ + 1, Wo = (W - 1) / stride_ + 1, P = Ho * Wo;
+    Tensor b = Tensor::empty({N, Ho, Wo, mid}, DType::f32), pooled = Tensor::empty({N, mid}, DType::f32);
+    kernels::depthwise_bias_gelu(N, H, W, mid, 3, 3, stride_, 1, fp(a), fp(wb_), fp(bb_), fp(b), fp(pooled));
+    a = Tensor();  // back to the pool before the next allocations
+    Tensor s = nn::sigmoid(fc2_->forward(nn::silu(fc1_->forward(pooled.reshape({N, 1, 1, mid})))));
+    s = s.reshape({N, mid}).contiguous();
+    const int64_t out = conv_c_->weight.size(3);
+    Tensor y = Tensor::empty({N, Ho, Wo, out}, DType::f32);
+    const float* wc = fp(conv_c_->weight);
+    if (P >= out) {
+      // The squeeze-excitation gate scales the GEMM's K dimension: fold it into a per-image weight copy,
+      // smaller than the activation here.
+      Tensor ws = Tensor::empty({mid, out}, DType::f32);
+      for (int64_t n = 0; n < N; ++n) {
+        const float* g = fp(s) + n * mid;
+        float* w = fp(ws);
+        for (int64_t k = 0; k < mid; ++k)
+          for (int64_t o = 0; o < out; ++o) w[k * out + o] = wc[k * out + o] * g[k];
+        kernels::gemm_epilogue(false, P, out, mid, fp(b) + n * P * mid, mid, w, out, fp(*conv_c_->bias),
+                               kernels::Act::none, fp(res) + n * P * out, out, fp(y) + n * P * out, out);
+      }
+    } else {
+      float* bp = fp(b);
+      parallel_for(0, N * P, 64, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* g = fp(s) + (r / P) * mid;
+          for (int64_t k = 0; k < mid; ++k) bp[r * mid + k] *= g[k];
+        }
+      });
+      kernels::gemm_epilogue(false, N * P, out, mid, bp, mid, wc, out, fp(*conv_c_->bias), kernels::Act::none, fp(res),
+                             out, fp(y), out);
+    }
+    return y;
+  }
+
+  std::vector<uintptr_t> folded_key_;
+  Tensor wa_, ba_, wb_, bb_;
 };
 
 // torchvision's RelativePositionalMultiHeadAttention: parameters first, then the index buffer, then the linears.
@@ -147,7 +311,18 @@ class PartitionAttention : public Container {
     options_.scale = 1.0 / std::sqrt(static_cast<double>(C));  // torchvision scales by the layer width, not head_dim
   }
 
-  Tensor forward(const Tensor& x, Philox* rng) {
+  Tensor forward(const Tensor& x_in, Philox* rng) {
+    if (fused_inference(*this, x_in)) {
+      Tensor x = x_in.contiguous();
+      Tensor qkv = linear_fused(norm1_->forward(x), *attn_->to_qkv, kernels::Act::none);
+      Tensor att = nn::relpos_attention(qkv, attn_->table, options_).contiguous();
+      qkv = Tensor();
+      Tensor h = linear_fused(att, *attn_->merge, kernels::Act::none, x);
+      att = Tensor();
+      Tensor m = linear_fused(norm2_->forward(h), *fc1_, kernels::Act::gelu);
+      return linear_fused(m, *fc2_, kernels::Act::none, h);
+    }
+    const Tensor& x = x_in;
     Tensor qkv = attn_->to_qkv->forward(norm1_->forward(x));
     Tensor a = attn_->merge->forward(nn::relpos_attention(qkv, attn_->table, options_));
     Tensor h = nn::add(x, regularize(a, c_.attention_dropout, rng));
@@ -226,7 +401,19 @@ MaxVit::MaxVit(const MaxVitConfig& c) : config_(c) {
 Tensor MaxVit::forward(const Tensor& x, const Observer& observe) {
   CAGE_CHECK(x.dim() == 4 && x.size(3) == config_.in_channels, "MaxViT expects NHWC input with ", config_.in_channels,
              " channels, got ", describe(x));
-  Tensor h = nn::gelu(stem_bn_->forward(stem_conv0_->forward(x)));
+  Tensor h;
+  if (fused_inference(*this, x)) {
+    std::vector<uintptr_t> key = fold_key({&stem_conv0_->weight, &stem_bn_->weight, &stem_bn_->bias,
+                                           &stem_bn_->running_mean, &stem_bn_->running_var});
+    if (key != stem_key_) {
+      std::tie(stem_w_, stem_b_) = fold_following_bn(stem_conv0_->weight, *stem_bn_);
+      stem_key_ = std::move(key);
+    }
+    h = nn::conv2d(x, stem_w_, stem_b_, stem_conv0_->options);
+    kernels::gelu_inplace(fp(h), h.numel());
+  } else {
+    h = nn::gelu(stem_bn_->forward(stem_conv0_->forward(x)));
+  }
   h = stem_conv1_->forward(h);
   if (observe) observe("stem", h);
   for (size_t s = 0; s < stages_.size(); ++s) {
@@ -274,6 +461,7 @@ void MaxVit::init_weights(uint64_t seed) {
     }
     t.copy_(v);
   }
+  parameters_changed();
 }
 
 }  // namespace cage::models

@@ -3,9 +3,11 @@
 // departition copies. The classifier is torchvision's, or CAGE's valence-arousal head (Dropout before the
 // last Linear) when config.head_dropout > 0.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "models/maxvit_config.h"
 #include "nn/layers.h"
@@ -59,7 +61,15 @@ class MaxVit : public nn::Module {
   std::shared_ptr<nn::Conv2d> stem_conv0_, stem_conv1_;
   std::shared_ptr<nn::LayerNorm> head_norm_;
   std::shared_ptr<nn::Linear> head_fc_, head_out_;
+  std::vector<uintptr_t> stem_key_;  // stem conv with its BatchNorm folded in, for the inference fast path
+  Tensor stem_w_, stem_b_;
 };
+
+// The inference fast path (eval mode, no autograd, float32 CPU): BatchNorm folded into the convolutions,
+// bias / GELU / residual adds fused into the GEMMs. On by default; CAGE_UNFUSED=1 or set_fused_inference(false)
+// selects the plain autograd ops (A/B timing, debugging).
+void set_fused_inference(bool on);
+bool fused_inference_enabled();
 
 // The relative_position_index buffer torchvision stores: index[i][j] = (yi - yj + P - 1) * (2P - 1) + (xi - xj + P - 1).
 Tensor relative_position_index(int64_t partition);

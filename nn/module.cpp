@@ -1,5 +1,6 @@
 #include "nn/module.h"
 
+#include <atomic>
 #include <sstream>
 #include <unordered_map>
 
@@ -22,7 +23,17 @@ Tensor from_torch_layout(const Tensor& t, Layout layout) {
   return t.permute({2, 3, 1, 0}).contiguous();
 }
 
+namespace {
+std::atomic<uint64_t> g_parameters_generation{1};
+}
+
+uint64_t Module::parameters_generation() { return g_parameters_generation.load(std::memory_order_acquire); }
+void Module::parameters_changed() { g_parameters_generation.fetch_add(1, std::memory_order_acq_rel); }
+
 void Module::train(bool on) {
+  // Training mode may change parameters and running statistics from here on (optimizer steps also count);
+  // eval() alone changes nothing, so repeated eval() calls keep caches built from the parameters.
+  if (on) parameters_changed();
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);
 }
@@ -95,6 +106,7 @@ Device Module::device() {
 }
 
 void Module::load_state_dict(const std::vector<std::pair<std::string, Tensor>>& state) {
+  parameters_changed();
   std::unordered_map<std::string, const Tensor*> given;
   for (auto& [k, t] : state) given[k] = &t;
   std::vector<StateEntry> entries = state_entries();

@@ -33,9 +33,15 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  void train(bool on = true);
+  void train(bool on = true);  // train(true) also counts as a parameter change (see parameters_generation)
   void eval() { train(false); }
   bool is_training() const { return training_; }
+
+  // A process-wide counter bumped by train(true), load_state_dict() and optimizer steps. Caches derived from
+  // parameters (MaxViT's BatchNorm-folded inference weights) are rebuilt when it moves; code that edits
+  // parameters in place by other means calls parameters_changed().
+  static uint64_t parameters_generation();
+  static void parameters_changed();
 
   // Every parameter and buffer, depth first, with full keys ("blocks.0.layers.0...").
   std::vector<StateEntry> state_entries(const std::string& prefix = "");

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "kernels/optim.h"
+#include "nn/module.h"
 
 namespace cage::train {
 
@@ -122,6 +123,7 @@ void AdamW::step() {
     work.push_back({params[i], g, exp_avg_[i], exp_avg_sq_[i], max_exp_avg_sq_[i], ++steps_[i]});
   }
   kernels::adamw_step(work, h);
+  nn::Module::parameters_changed();
   ++step_count_;
 }
 
@@ -187,6 +189,7 @@ void SGD::step() {
   }
   kernels::sgd_step(work, h);
   ++step_count_;
+  nn::Module::parameters_changed();
 }
 
 OptimizerState SGD::export_state() const {

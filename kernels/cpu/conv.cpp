@@ -1,7 +1,9 @@
 // Convolution as GEMMs. im2col rows are output pixels, columns (kh, kw, ci) in the weight's HWIO order,
 // so weight group g is the (KH*KW*Cg, Og) block at column g*Og of the (KH*KW*Cg, Cout) weight matrix.
-// Images are processed in chunks so the column buffer stays small whatever the batch size.
+// The forward works through chunks of output rows, the backward through chunks of images, so the column
+// buffer stays small whatever the batch size.
 #include <cstring>
+#include <type_traits>
 
 #include "core/thread_pool.h"
 #include "kernels/conv.h"
@@ -29,22 +31,32 @@ Conv2dShape conv2d_shape(const Shape& x, const Shape& w, int64_t stride, int64_t
 
 namespace {
 
-constexpr int64_t kColumnBudget = 16 << 20;  // elements of the im2col buffer per chunk
+constexpr int64_t kColumnBudget = 16 << 20;  // elements of the im2col buffer per chunk (backward)
+// Forward: output rows per chunk so the column buffer (~8 MiB) is still in L3 when the GEMM reads it.
+constexpr int64_t kForwardColumnBudget = 2 << 20;
+
+// The column buffer comes from the pooled tensor allocator: a std::vector would be a fresh, zero-filled
+// mmap on every call (page faults and a memset of up to 64 MiB at the stem).
+template <typename T>
+Tensor column_buffer(int64_t elements) {
+  return Tensor::empty({elements}, std::is_same_v<T, float> ? DType::f32 : DType::f64);
+}
 
 int64_t images_per_chunk(const Conv2dShape& s) {
   int64_t per_image = s.Ho * s.Wo * s.KH * s.KW * (s.Cin / s.groups);
   return std::max<int64_t>(1, std::min<int64_t>(s.N, kColumnBudget / std::max<int64_t>(per_image, 1)));
 }
 
-// cols (images * Ho * Wo, KH*KW*Cg) for group g of images [n0, n0 + images).
+// cols ((r1 - r0) * Wo, KH*KW*Cg) for group g of the output rows [r0, r1), rows counted over images
+// (r = n * Ho + oh).
 template <typename T>
-void im2col(const Conv2dShape& s, const T* x, int64_t n0, int64_t images, int64_t g, T* cols) {
+void im2col_rows(const Conv2dShape& s, const T* x, int64_t r_begin, int64_t r_end, int64_t g, T* cols) {
   const int64_t Cg = s.Cin / s.groups, K = s.KH * s.KW * Cg;
-  parallel_for(0, images * s.Ho, 4, [&](int64_t r0, int64_t r1) {
+  parallel_for(r_begin, r_end, 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t n = n0 + r / s.Ho, oh = r % s.Ho;
+      const int64_t n = r / s.Ho, oh = r % s.Ho;
       for (int64_t ow = 0; ow < s.Wo; ++ow) {
-        T* row = cols + (r * s.Wo + ow) * K;
+        T* row = cols + ((r - r_begin) * s.Wo + ow) * K;
         for (int64_t kh = 0; kh < s.KH; ++kh) {
           const int64_t ih = oh * s.stride - s.padding + kh;
           for (int64_t kw = 0; kw < s.KW; ++kw) {
@@ -59,6 +71,12 @@ void im2col(const Conv2dShape& s, const T* x, int64_t n0, int64_t images, int64_
       }
     }
   });
+}
+
+// cols (images * Ho * Wo, KH*KW*Cg) for group g of images [n0, n0 + images).
+template <typename T>
+void im2col(const Conv2dShape& s, const T* x, int64_t n0, int64_t images, int64_t g, T* cols) {
+  im2col_rows(s, x, n0 * s.Ho, (n0 + images) * s.Ho, g, cols);
 }
 
 // gx[images n0..] += col2im(cols) for group g. Parallel over images: their pixels are disjoint.
@@ -107,14 +125,16 @@ void conv2d_forward(const Conv2dShape& s, const Tensor& x, const Tensor& w, cons
     if (s.is_pointwise()) {
       gemm<T>(false, false, s.N * P, s.Cout, s.Cin, 1, xp, s.Cin, wp, s.Cout, 0, yp, s.Cout);
     } else {
-      const int64_t chunk = images_per_chunk(s);
-      std::vector<T> cols(chunk * P * K);
-      for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
-        const int64_t imgs = std::min(chunk, s.N - n0);
+      const int64_t rows = s.N * s.Ho;
+      const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(rows, kForwardColumnBudget / (s.Wo * K)));
+      Tensor buffer = column_buffer<T>(chunk * s.Wo * K);
+      T* cols = buffer.data<T>();
+      for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        const int64_t r1 = std::min(rows, r0 + chunk);
         for (int64_t g = 0; g < s.groups; ++g) {
-          im2col(s, xp, n0, imgs, g, cols.data());
-          gemm<T>(false, false, imgs * P, Og, K, 1, cols.data(), K, wp + g * Og, s.Cout, 0, yp + n0 * P * s.Cout + g * Og,
-                  s.Cout);
+          im2col_rows(s, xp, r0, r1, g, cols);
+          gemm<T>(false, false, (r1 - r0) * s.Wo, Og, K, 1, cols, K, wp + g * Og, s.Cout, 0,
+                  yp + r0 * s.Wo * s.Cout + g * Og, s.Cout);
         }
       }
     }
@@ -146,22 +166,23 @@ void conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& w, con
     }
     const int64_t Cg = s.Cin / s.groups, Og = s.Cout / s.groups, K = s.KH * s.KW * Cg;
     const int64_t chunk = images_per_chunk(s);
-    std::vector<T> cols(chunk * P * K);
+    Tensor buffer = column_buffer<T>(chunk * P * K);
+    T* cols = buffer.data<T>();
     if (gx.defined()) gx.fill_(0);
     for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
       const int64_t imgs = std::min(chunk, s.N - n0);
       for (int64_t gi = 0; gi < s.groups; ++gi) {
         const T* gchunk = g + n0 * P * s.Cout + gi * Og;
         if (gw.defined()) {
-          im2col(s, xp, n0, imgs, gi, cols.data());
+          im2col(s, xp, n0, imgs, gi, cols);
           // gW_g (K, Og) += cols^T (K, rows) @ gY_g (rows, Og); the first chunk overwrites.
-          gemm<T>(true, false, K, Og, imgs * P, 1, cols.data(), K, gchunk, s.Cout, n0 == 0 ? 0 : 1,
+          gemm<T>(true, false, K, Og, imgs * P, 1, cols, K, gchunk, s.Cout, n0 == 0 ? 0 : 1,
                   gw.data<T>() + gi * Og, s.Cout);
         }
         if (gx.defined()) {
           // dcols (rows, K) = gY_g (rows, Og) @ W_g^T (Og, K), then scattered back to pixels.
-          gemm<T>(false, true, imgs * P, K, Og, 1, gchunk, s.Cout, wp + gi * Og, s.Cout, 0, cols.data(), K);
-          col2im(s, cols.data(), n0, imgs, gi, gx.data<T>());
+          gemm<T>(false, true, imgs * P, K, Og, 1, gchunk, s.Cout, wp + gi * Og, s.Cout, 0, cols, K);
+          col2im(s, cols, n0, imgs, gi, gx.data<T>());
         }
       }
     }

@@ -39,4 +39,11 @@ inline float erf_with_exp(float z, float e) {
   return std::copysign(y, z);
 }
 
+// GELU (erf form) in float32, vectorisable; shared by the element-wise kernel and the fused epilogues so
+// both round alike.
+inline float gelu_f32(float x) {
+  float e = exp_nonpositive(-0.5f * x * x);
+  return 0.5f * x * (1.0f + erf_with_exp(x * 0.70710678118654752f, e));
+}
+
 }  // namespace cage::kernels
