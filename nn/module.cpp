@@ -97,6 +97,7 @@ void Module::to(Device device) {
     if (requires_grad) moved.set_requires_grad(true);
     t = moved;
   }
+  parameters_changed();  // caches derived from the parameters (folded inference weights) are stale
 }
 
 Device Module::device() {
