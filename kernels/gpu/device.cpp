@@ -214,6 +214,17 @@ bool install(std::string& why) {
                            : std::string("no GPU found (cudaGetDeviceCount: 0)");
     return false;
   }
+#ifdef CAGE_CUDA_MIN_ARCH
+  // The kernels are built for the listed architectures (machine code plus PTX, which newer GPUs compile at load):
+  // an older GPU cannot run them, and would only fail at the first launch.
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess && prop.major * 10 + prop.minor < CAGE_CUDA_MIN_ARCH) {
+    why = std::string(prop.name) + " is sm_" + std::to_string(prop.major) + std::to_string(prop.minor) +
+          "; this build's kernels need sm_" + std::to_string(CAGE_CUDA_MIN_ARCH) +
+          " or newer (configure with CAGE_CUDA_ARCHITECTURES)";
+    return false;
+  }
+#endif
   create_stream();
   static caching_allocator* allocator = new caching_allocator();  // never destroyed: storages outlive statics
   static device_ops_impl* ops = new device_ops_impl();
