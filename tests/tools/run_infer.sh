@@ -62,6 +62,11 @@ for head in 9 2 10; do
   check "$work/head$head.json" 'len(results) == 4' "matches('head$head')"
 done
 check "$work/head9.json" 'doc["classes"] == names8[:7]' 'normalised()'
+# The same 9-output head on the CUDA emulator (--device emu): the CUDA kernels give torchvision's outputs too.
+infer --device emu --weights "$work/head9.pth" --json --no-faces "$work/images/a_crop.jpg" "$work/images/c_gray.png" \
+  > "$work/head9_emu.json" 2> "$work/head9_emu.err" || { cat "$work/head9_emu.err"; fail "cage_infer --device emu"; }
+grep -q "^device: emu" "$work/head9_emu.err" || fail "cage_infer --device emu did not say its device"
+check "$work/head9_emu.json" 'len(results) == 2' "matches('head9')" 'normalised()'
 check "$work/head2.json" 'doc["classes"] == [] and all(r["class"] is None for r in results)'
 
 # The table: the expression, its probability and the top 3, as torchvision ranks them.
