@@ -9,6 +9,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/fused.h"
+#include "kernels/gemm_bf16.h"
 
 #include <cmath>
 #include <cstring>
@@ -36,6 +37,22 @@ std::atomic<bool> g_fused{[] {
 
 void set_fused_inference(bool on) { g_fused.store(on); }
 bool fused_inference_enabled() { return g_fused.load(std::memory_order_relaxed); }
+
+namespace {
+std::atomic<Precision> g_precision{Precision::fp32};
+}  // namespace
+
+void set_inference_precision(Precision p) {
+  CAGE_CHECK(p == Precision::fp32 || kernels::bf16_gemm_supported(),
+             "bf16 inference needs a CPU with AVX-512 BF16 (avx512_bf16); use fp32");
+  g_precision.store(p);
+}
+Precision inference_precision() { return g_precision.load(std::memory_order_relaxed); }
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::fp32;
+  CAGE_CHECK(name == "bf16", "unknown precision '", name, "' (fp32 or bf16)");
+  return Precision::bf16;
+}
 
 namespace {
 
@@ -100,14 +117,37 @@ std::pair<Tensor, Tensor> fold_following_bn(const Tensor& w_in, const nn::BatchN
 const float* fp(const Tensor& t) { return t.data<float>(); }
 float* fp(Tensor& t) { return t.data<float>(); }
 
+// A GEMM weight packed to bf16 for the bf16 path, with the fold_key of the tensor it was packed from.
+struct PackedCache {
+  std::vector<uintptr_t> key;
+  kernels::PackedBf16 packed;
+};
+
+// kernels::gemm_epilogue in the selected precision. For bf16, op(B) is packed once into `cache` and repacked
+// when `source` (the tensor B points into) or the parameter generation changes.
+void gemm_precision(PackedCache& cache, const Tensor& source, bool tb, int64_t M, int64_t N, int64_t K,
+                    const float* A, int64_t lda, const float* B, int64_t ldb, const float* bias, kernels::Act act,
+                    const float* residual, int64_t ldr, float* C, int64_t ldc) {
+  if (inference_precision() != Precision::bf16)
+    return kernels::gemm_epilogue(tb, M, N, K, A, lda, B, ldb, bias, act, residual, ldr, C, ldc);
+  std::vector<uintptr_t> key = fold_key({&source});
+  if (key != cache.key) {
+    cache.packed = kernels::pack_bf16(tb, K, N, B, ldb);
+    cache.key = std::move(key);
+  }
+  kernels::gemm_bf16_epilogue(M, A, lda, cache.packed, bias, act, residual, ldr, C, ldc);
+}
+
 // y (rows, out) = x (rows, in) @ linear.weight^T + bias, GELU, + residual: nn::Linear without a graph.
-Tensor linear_fused(const Tensor& x, const nn::Linear& lin, kernels::Act act, const Tensor& residual = Tensor()) {
+Tensor linear_fused(const Tensor& x, const nn::Linear& lin, PackedCache& cache, kernels::Act act,
+                    const Tensor& residual = Tensor()) {
   const int64_t in = lin.weight.size(1), out = lin.weight.size(0), rows = x.numel() / in;
   Shape shape = x.shape();
   shape.back() = out;
   Tensor y = Tensor::empty(shape, DType::f32);
-  kernels::gemm_epilogue(true, rows, out, in, fp(x), in, fp(lin.weight), in, lin.bias ? fp(*lin.bias) : nullptr, act,
-                         residual.defined() ? fp(residual) : nullptr, out, fp(y), out);
+  gemm_precision(cache, lin.weight, true, rows, out, in, fp(x), in, fp(lin.weight), in,
+                 lin.bias ? fp(*lin.bias) : nullptr, act, residual.defined() ? fp(residual) : nullptr, out, fp(y),
+                 out);
   return y;
 }
 
@@ -232,13 +272,13 @@ class MBConv : public Container {
       if (stride_ == 2) res = nn::avg_pool2d(res, 3, 2, 1, true).contiguous();
       const int64_t out = proj_conv_->weight.size(3), rows = res.numel() / in;
       Tensor r = Tensor::empty({res.size(0), res.size(1), res.size(2), out}, DType::f32);
-      kernels::gemm_epilogue(false, rows, out, in, fp(res), in, fp(proj_conv_->weight), out, fp(*proj_conv_->bias),
-                             kernels::Act::none, nullptr, 0, fp(r), out);
+      gemm_precision(pk_proj_, proj_conv_->weight, false, rows, out, in, fp(res), in, fp(proj_conv_->weight), out,
+                     fp(*proj_conv_->bias), kernels::Act::none, nullptr, 0, fp(r), out);
       res = r;
     }
     Tensor a = Tensor::empty({N, H, W, mid}, DType::f32);
-    kernels::gemm_epilogue(false, N * H * W, mid, in, fp(x), in, fp(wa_), mid, fp(ba_), kernels::Act::gelu, nullptr, 0,
-                           fp(a), mid);
+    gemm_precision(pk_a_, wa_, false, N * H * W, mid, in, fp(x), in, fp(wa_), mid, fp(ba_), kernels::Act::gelu, nullptr,
+                   0, fp(a), mid);
     const int64_t Ho = (H - 1) / stride_ + 1, Wo = (W - 1) / stride_ + 1, P = Ho * Wo;
     Tensor b = Tensor::empty({N, Ho, Wo, mid}, DType::f32), pooled = Tensor::empty({N, mid}, DType::f32);
     kernels::depthwise_bias_gelu(N, H, W, mid, 3, 3, stride_, 1, fp(a), fp(wb_), fp(bb_), fp(b), fp(pooled));
@@ -248,7 +288,7 @@ class MBConv : public Container {
     const int64_t out = conv_c_->weight.size(3);
     Tensor y = Tensor::empty({N, Ho, Wo, out}, DType::f32);
     const float* wc = fp(conv_c_->weight);
-    if (P >= out) {
+    if (P >= out && inference_precision() == Precision::fp32) {
       // The squeeze-excitation gate scales the GEMM's K dimension: fold it into a per-image weight copy,
       // smaller than the activation here.
       Tensor ws = Tensor::empty({mid, out}, DType::f32);
@@ -261,6 +301,7 @@ class MBConv : public Container {
                                kernels::Act::none, fp(res) + n * P * out, out, fp(y) + n * P * out, out);
       }
     } else {
+      // (bf16 always gates the activations: the weights stay packed once.)
       float* bp = fp(b);
       parallel_for(0, N * P, 64, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
@@ -268,14 +309,15 @@ class MBConv : public Container {
           for (int64_t k = 0; k < mid; ++k) bp[r * mid + k] *= g[k];
         }
       });
-      kernels::gemm_epilogue(false, N * P, out, mid, bp, mid, wc, out, fp(*conv_c_->bias), kernels::Act::none, fp(res),
-                             out, fp(y), out);
+      gemm_precision(pk_c_, conv_c_->weight, false, N * P, out, mid, bp, mid, wc, out, fp(*conv_c_->bias),
+                     kernels::Act::none, fp(res), out, fp(y), out);
     }
     return y;
   }
 
   std::vector<uintptr_t> folded_key_;
   Tensor wa_, ba_, wb_, bb_;
+  PackedCache pk_proj_, pk_a_, pk_c_;  // bf16 packings of proj_conv, wa_, conv_c
 };
 
 // torchvision's RelativePositionalMultiHeadAttention: parameters first, then the index buffer, then the linears.
@@ -314,13 +356,13 @@ class PartitionAttention : public Container {
   Tensor forward(const Tensor& x_in, Philox* rng) {
     if (fused_inference(*this, x_in)) {
       Tensor x = x_in.contiguous();
-      Tensor qkv = linear_fused(norm1_->forward(x), *attn_->to_qkv, kernels::Act::none);
+      Tensor qkv = linear_fused(norm1_->forward(x), *attn_->to_qkv, pk_[0], kernels::Act::none);
       Tensor att = nn::relpos_attention(qkv, attn_->table, options_).contiguous();
       qkv = Tensor();
-      Tensor h = linear_fused(att, *attn_->merge, kernels::Act::none, x);
+      Tensor h = linear_fused(att, *attn_->merge, pk_[1], kernels::Act::none, x);
       att = Tensor();
-      Tensor m = linear_fused(norm2_->forward(h), *fc1_, kernels::Act::gelu);
-      return linear_fused(m, *fc2_, kernels::Act::none, h);
+      Tensor m = linear_fused(norm2_->forward(h), *fc1_, pk_[2], kernels::Act::gelu);
+      return linear_fused(m, *fc2_, pk_[3], kernels::Act::none, h);
     }
     const Tensor& x = x_in;
     Tensor qkv = attn_->to_qkv->forward(norm1_->forward(x));
@@ -344,6 +386,7 @@ class PartitionAttention : public Container {
   std::shared_ptr<nn::LayerNorm> norm1_, norm2_;
   std::shared_ptr<RelPosAttention> attn_;
   std::shared_ptr<nn::Linear> fc1_, fc2_;
+  PackedCache pk_[4];  // bf16 packings of to_qkv, merge, fc1, fc2
 };
 
 MaxVitLayer::MaxVitLayer(const MaxVitConfig& c, int64_t in, int64_t out, int64_t stride, double p_drop) {

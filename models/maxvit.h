@@ -71,6 +71,16 @@ class MaxVit : public nn::Module {
 void set_fused_inference(bool on);
 bool fused_inference_enabled();
 
+// Arithmetic of the fast path's GEMMs (the 1x1 convolutions and linears, ~90% of the work): fp32 (default) or
+// bf16, where activations are rounded to bfloat16 as the GEMM reads them and the weights are packed to bfloat16
+// once (cached with the folded weights), with fp32 accumulation (kernels/gemm_bf16.h). bf16 needs a CPU with
+// AVX-512 BF16: set_inference_precision(Precision::bf16) throws an Error otherwise. Everything outside those
+// GEMMs (stem convolutions, attention, norms, depthwise convolutions, head) stays fp32.
+enum class Precision { fp32, bf16 };
+void set_inference_precision(Precision p);
+Precision inference_precision();
+Precision parse_precision(const std::string& name);  // "fp32" or "bf16"
+
 // The relative_position_index buffer torchvision stores: index[i][j] = (yi - yj + P - 1) * (2P - 1) + (xi - xj + P - 1).
 Tensor relative_position_index(int64_t partition);
 
