@@ -54,6 +54,12 @@ Precision parse_precision(const std::string& name) {
   return Precision::bf16;
 }
 
+// A GEMM weight packed to bf16 for the bf16 path, with the fold_key of the tensor it was packed from.
+struct PackedCache {
+  std::vector<uintptr_t> key;
+  kernels::PackedBf16 packed;
+};
+
 namespace {
 
 // torchvision's Conv2dNormActivation without activation: children "0" (conv) and "1" (BatchNorm).
@@ -117,11 +123,6 @@ std::pair<Tensor, Tensor> fold_following_bn(const Tensor& w_in, const nn::BatchN
 const float* fp(const Tensor& t) { return t.data<float>(); }
 float* fp(Tensor& t) { return t.data<float>(); }
 
-// A GEMM weight packed to bf16 for the bf16 path, with the fold_key of the tensor it was packed from.
-struct PackedCache {
-  std::vector<uintptr_t> key;
-  kernels::PackedBf16 packed;
-};
 
 // kernels::gemm_epilogue in the selected precision. For bf16, op(B) is packed once into `cache` and repacked
 // when `source` (the tensor B points into) or the parameter generation changes.
@@ -148,6 +149,46 @@ Tensor linear_fused(const Tensor& x, const nn::Linear& lin, PackedCache& cache, 
   gemm_precision(cache, lin.weight, true, rows, out, in, fp(x), in, fp(lin.weight), in,
                  lin.bias ? fp(*lin.bias) : nullptr, act, residual.defined() ? fp(residual) : nullptr, out, fp(y),
                  out);
+  return y;
+}
+
+// NHWC convolution (groups 1, weight (KH, KW, Cin, Cout)) + bias, act, as im2col + the bf16 GEMM: every thread
+// takes chunks of output pixels, gathers their patches into a buffer that stays in L2 and multiplies it there
+// (the GEMM inside runs on the calling thread: nested parallel_for runs inline). bf16 path only.
+Tensor conv2d_bf16(const Tensor& x, const Tensor& w, const Tensor& bias, const nn::Conv2dOptions& o, PackedCache& cache,
+                   kernels::Act act) {
+  const int64_t N = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
+  const int64_t KH = w.size(0), KW = w.size(1), Co = w.size(3), K = KH * KW * C;
+  const int64_t Ho = (H + 2 * o.padding - KH) / o.stride + 1, Wo = (W + 2 * o.padding - KW) / o.stride + 1;
+  const int64_t M = N * Ho * Wo;
+  std::vector<uintptr_t> key = fold_key({&w});
+  if (key != cache.key) {
+    cache.packed = kernels::pack_bf16(false, K, Co, fp(w), Co);
+    cache.key = std::move(key);
+  }
+  Tensor y = Tensor::empty({N, Ho, Wo, Co}, DType::f32);
+  const int64_t chunk = std::max<int64_t>(64, (int64_t(512) << 10) / (4 * K) / 64 * 64);
+  const float* xp = fp(x);
+  float* yp = fp(y);
+  parallel_for(0, (M + chunk - 1) / chunk, 1, [&](int64_t c0, int64_t c1) {
+    thread_local std::vector<float> cols;
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t r0 = c * chunk, rows = std::min(chunk, M - r0);
+      cols.resize(rows * K);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t pix = r0 + r, n = pix / (Ho * Wo), oh = pix / Wo % Ho, ow = pix % Wo;
+        float* dst = cols.data() + r * K;
+        for (int64_t kh = 0; kh < KH; ++kh)
+          for (int64_t kw = 0; kw < KW; ++kw, dst += C) {
+            const int64_t ih = oh * o.stride - o.padding + kh, iw = ow * o.stride - o.padding + kw;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) std::fill(dst, dst + C, 0.0f);
+            else std::copy_n(xp + ((n * H + ih) * W + iw) * C, C, dst);
+          }
+      }
+      kernels::gemm_bf16_epilogue(rows, cols.data(), K, cache.packed, bias.defined() ? fp(bias) : nullptr, act,
+                                  nullptr, 0, yp + r0 * Co, Co);
+    }
+  });
   return y;
 }
 
@@ -415,6 +456,7 @@ MaxVit::MaxVit(const MaxVitConfig& c) : config_(c) {
   stem_bn_ = s0.norm;
   auto s1 = stem_->add("1", std::make_shared<Container>());
   stem_conv1_ = s1->add("0", std::make_shared<nn::Conv2d>(c.stem_channels, c.stem_channels, 3, 1, 1, 1, true));
+  for (auto& p : stem_pk_) p = std::make_shared<PackedCache>();
 
   int64_t total = 0;
   for (int64_t n : c.block_layers) total += n;
@@ -452,12 +494,19 @@ Tensor MaxVit::forward(const Tensor& x, const Observer& observe) {
       std::tie(stem_w_, stem_b_) = fold_following_bn(stem_conv0_->weight, *stem_bn_);
       stem_key_ = std::move(key);
     }
-    h = nn::conv2d(x, stem_w_, stem_b_, stem_conv0_->options);
-    kernels::gelu_inplace(fp(h), h.numel());
+    if (inference_precision() == Precision::bf16) {
+      h = conv2d_bf16(x.contiguous(), stem_w_, stem_b_, stem_conv0_->options, *stem_pk_[0], kernels::Act::gelu);
+      h = conv2d_bf16(h, stem_conv1_->weight, *stem_conv1_->bias, stem_conv1_->options, *stem_pk_[1],
+                      kernels::Act::none);
+    } else {
+      h = nn::conv2d(x, stem_w_, stem_b_, stem_conv0_->options);
+      kernels::gelu_inplace(fp(h), h.numel());
+      h = stem_conv1_->forward(h);
+    }
   } else {
     h = nn::gelu(stem_bn_->forward(stem_conv0_->forward(x)));
+    h = stem_conv1_->forward(h);
   }
-  h = stem_conv1_->forward(h);
   if (observe) observe("stem", h);
   for (size_t s = 0; s < stages_.size(); ++s) {
     for (size_t l = 0; l < stages_[s].size(); ++l)

@@ -38,6 +38,8 @@ class MaxVitLayer : public nn::Module {
   std::shared_ptr<PartitionAttention> window, grid;
 };
 
+struct PackedCache;  // a weight packed for the bf16 GEMM (models/maxvit.cpp)
+
 class MaxVit : public nn::Module {
  public:
   explicit MaxVit(const MaxVitConfig& config);
@@ -63,6 +65,8 @@ class MaxVit : public nn::Module {
   std::shared_ptr<nn::Linear> head_fc_, head_out_;
   std::vector<uintptr_t> stem_key_;  // stem conv with its BatchNorm folded in, for the inference fast path
   Tensor stem_w_, stem_b_;
+  // bf16 packings of the two stem convolutions (models/maxvit.cpp's PackedCache; opaque here)
+  std::shared_ptr<PackedCache> stem_pk_[2];
 };
 
 // The inference fast path (eval mode, no autograd, float32 CPU): BatchNorm folded into the convolutions,
