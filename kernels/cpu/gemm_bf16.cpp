@@ -4,7 +4,7 @@
 // (k even, k odd) is one 32-bit broadcast), then walks K in blocks of kKC so the B panels being reused
 // (kKC x 32 bf16 = 16 KiB) stay in L1, and runs a register-blocked micro kernel of kMR rows x 32 columns:
 // 2 x kMR zmm accumulators in fp32, each step one vdpbf16ps (32 multiply-adds per register) per accumulator.
-// The epilogue (bias, GELU, residual) runs over the task's tile while it is still in cache.
+// The epilogue (bias, GELU, residual) runs over each micro tile right after its last K block, from L1.
 #include "kernels/gemm_bf16.h"
 
 #include <immintrin.h>
@@ -106,16 +106,18 @@ void tile(int64_t r0, int64_t rows, int64_t p0, int64_t np, const float* A, int6
       const int64_t ncols = std::min<int64_t>(16 * nv, N - 16 * jp);
       const uint16_t* b0 = B.data() + jp * Kp * 16 + kb * 16;
       const uint16_t* b1 = b0 + Kp * 16;
+      const bool last = kb + kKC >= Kp;
       for (int64_t i = 0; i < rows; i += kMR) {
         const int mr = static_cast<int>(std::min<int64_t>(kMR, rows - i));
-        kMicro[mr - 1][nv - 1](kpairs, abuf.data() + i * Kp + kb, Kp, b0, b1, C + (r0 + i) * ldc + 16 * jp, ldc,
-                               kb > 0, ncols);
+        float* c = C + (r0 + i) * ldc + 16 * jp;
+        kMicro[mr - 1][nv - 1](kpairs, abuf.data() + i * Kp + kb, Kp, b0, b1, c, ldc, kb > 0, ncols);
+        // The epilogue on the micro tile just written, while it is in L1.
+        if (last)
+          apply_epilogue(mr, 16 * jp, ncols, bias, act, residual ? residual + (r0 + i) * ldr + 16 * jp : nullptr, ldr,
+                         c, ldc);
       }
     }
   }
-  const int64_t c0 = 16 * p0, cols = std::min(N, 16 * (p0 + np)) - c0;
-  apply_epilogue(rows, c0, cols, bias, act, residual ? residual + r0 * ldr + c0 : nullptr, ldr, C + r0 * ldc + c0,
-                 ldc);
 }
 
 }  // namespace
