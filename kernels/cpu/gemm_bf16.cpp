@@ -4,7 +4,7 @@
 // (k even, k odd) is one 32-bit broadcast), then walks K in blocks of kKC so the B panels being reused
 // (kKC x 32 bf16 = 16 KiB) stay in L1, and runs a register-blocked micro kernel of kMR rows x 32 columns:
 // 2 x kMR zmm accumulators in fp32, each step one vdpbf16ps (32 multiply-adds per register) per accumulator.
-// The epilogue (bias, GELU, residual) runs over each micro tile right after its last K block, from L1.
+// The epilogue (bias, GELU, residual) runs on the accumulators of the last K block, before the one store.
 #include "kernels/gemm_bf16.h"
 
 #include <immintrin.h>
@@ -16,7 +16,6 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "core/thread_pool.h"
-#include "kernels/cpu/epilogue.h"
 
 #define CAGE_BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl")))
 
@@ -50,11 +49,57 @@ CAGE_BF16_TARGET void convert_rows(int64_t rows, int64_t K, int64_t Kp, const fl
   }
 }
 
+// exp(x) for x <= 0 and GELU (erf form) on 16 floats: the formulas of kernels/cpu/vec_math.h (Cephes' expf
+// polynomial, Abramowitz & Stegun 7.1.26 for erf) in AVX-512, so the epilogue runs on the accumulators.
+CAGE_BF16_TARGET inline __m512 exp_nonpositive_v(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+CAGE_BF16_TARGET inline __m512 gelu_v(__m512 x) {
+  const __m512 e = exp_nonpositive_v(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(-0.5f), x), x));
+  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+  const __m512 a = _mm512_abs_ps(z);
+  // 1 / d by the 14-bit reciprocal estimate and one Newton step (~1 ulp; vdivps would cost as much as the rest).
+  const __m512 d = _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a, _mm512_set1_ps(1.0f));
+  __m512 t = _mm512_rcp14_ps(d);
+  t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
+  __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
+  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(1.421413741f));
+  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-0.284496736f));
+  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(0.254829592f));
+  const __m512 y = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), e), t), r, _mm512_set1_ps(1.0f));
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32(INT32_MIN));
+  const __m512 erf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));  // y >= 0
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+}
+
+// The epilogue, applied by the micro kernel to its accumulators after the last K block. bias and residual
+// point at the tile's first column (null when absent).
+struct Epilogue {
+  bool on = false;
+  const float* bias = nullptr;
+  bool gelu = false;
+  const float* residual = nullptr;
+  int64_t ldr = 0;
+};
+
 // c (MR rows, 16 * NV columns of which ncols are stored, row stride ldc) (+)= a (MR rows, row stride Kp
-// bf16) x the B panels b0, b1 over kpairs pairs of k.
+// bf16) x the B panels b0, b1 over kpairs pairs of k; then the epilogue ep if ep.on.
 template <int MR, int NV>
 CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, int64_t Kp, const uint16_t* b0, const uint16_t* b1,
-                            float* c, int64_t ldc, bool accumulate, int64_t ncols) {
+                            float* c, int64_t ldc, bool accumulate, int64_t ncols, const Epilogue& ep) {
   __m512 acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
@@ -79,12 +124,17 @@ CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, int64_t Kp, const
       float* cp = c + i * ldc + 16 * j;
       __m512 v = acc[i][j];
       if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], cp));
+      if (ep.on) {
+        if (ep.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], ep.bias + 16 * j));
+        if (ep.gelu) v = gelu_v(v);
+        if (ep.residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], ep.residual + i * ep.ldr + 16 * j));
+      }
       _mm512_mask_storeu_ps(cp, mask[j], v);
     }
 }
 
 using MicroFn = void (*)(int64_t, const uint16_t*, int64_t, const uint16_t*, const uint16_t*, float*, int64_t, bool,
-                         int64_t);
+                         int64_t, const Epilogue&);
 
 template <int... I>
 constexpr std::array<std::array<MicroFn, 2>, kMR> micro_table(std::integer_sequence<int, I...>) {
@@ -109,12 +159,16 @@ void tile(int64_t r0, int64_t rows, int64_t p0, int64_t np, const float* A, int6
       const bool last = kb + kKC >= Kp;
       for (int64_t i = 0; i < rows; i += kMR) {
         const int mr = static_cast<int>(std::min<int64_t>(kMR, rows - i));
-        float* c = C + (r0 + i) * ldc + 16 * jp;
-        kMicro[mr - 1][nv - 1](kpairs, abuf.data() + i * Kp + kb, Kp, b0, b1, c, ldc, kb > 0, ncols);
-        // The epilogue on the micro tile just written, while it is in L1.
-        if (last)
-          apply_epilogue(mr, 16 * jp, ncols, bias, act, residual ? residual + (r0 + i) * ldr + 16 * jp : nullptr, ldr,
-                         c, ldc);
+        Epilogue ep;
+        if (last) {
+          ep.on = true;
+          ep.bias = bias ? bias + 16 * jp : nullptr;
+          ep.gelu = act == Act::gelu;
+          ep.residual = residual ? residual + (r0 + i) * ldr + 16 * jp : nullptr;
+          ep.ldr = ldr;
+        }
+        kMicro[mr - 1][nv - 1](kpairs, abuf.data() + i * Kp + kb, Kp, b0, b1, C + (r0 + i) * ldc + 16 * jp, ldc,
+                               kb > 0, ncols, ep);
       }
     }
   }
