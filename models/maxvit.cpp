@@ -456,7 +456,7 @@ MaxVit::MaxVit(const MaxVitConfig& c) : config_(c) {
   stem_bn_ = s0.norm;
   auto s1 = stem_->add("1", std::make_shared<Container>());
   stem_conv1_ = s1->add("0", std::make_shared<nn::Conv2d>(c.stem_channels, c.stem_channels, 3, 1, 1, 1, true));
-  for (auto& p : stem_pk_) p = std::make_shared<PackedCache>();
+  stem_pk_ = std::make_shared<PackedCache>();
 
   int64_t total = 0;
   for (int64_t n : c.block_layers) total += n;
@@ -494,15 +494,15 @@ Tensor MaxVit::forward(const Tensor& x, const Observer& observe) {
       std::tie(stem_w_, stem_b_) = fold_following_bn(stem_conv0_->weight, *stem_bn_);
       stem_key_ = std::move(key);
     }
-    if (inference_precision() == Precision::bf16) {
-      h = conv2d_bf16(x.contiguous(), stem_w_, stem_b_, stem_conv0_->options, *stem_pk_[0], kernels::Act::gelu);
-      h = conv2d_bf16(h, stem_conv1_->weight, *stem_conv1_->bias, stem_conv1_->options, *stem_pk_[1],
+    h = nn::conv2d(x, stem_w_, stem_b_, stem_conv0_->options);
+    kernels::gelu_inplace(fp(h), h.numel());
+    // bf16 from the second stem convolution on: rounding the input image itself to bf16 (the first convolution's
+    // A) doubled the mean logit difference to fp32 on Fashion-MNIST, for under 1% of the FLOPs.
+    if (inference_precision() == Precision::bf16)
+      h = conv2d_bf16(h, stem_conv1_->weight, *stem_conv1_->bias, stem_conv1_->options, *stem_pk_,
                       kernels::Act::none);
-    } else {
-      h = nn::conv2d(x, stem_w_, stem_b_, stem_conv0_->options);
-      kernels::gelu_inplace(fp(h), h.numel());
+    else
       h = stem_conv1_->forward(h);
-    }
   } else {
     h = nn::gelu(stem_bn_->forward(stem_conv0_->forward(x)));
     h = stem_conv1_->forward(h);

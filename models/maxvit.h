@@ -65,8 +65,8 @@ class MaxVit : public nn::Module {
   std::shared_ptr<nn::Linear> head_fc_, head_out_;
   std::vector<uintptr_t> stem_key_;  // stem conv with its BatchNorm folded in, for the inference fast path
   Tensor stem_w_, stem_b_;
-  // bf16 packings of the two stem convolutions (models/maxvit.cpp's PackedCache; opaque here)
-  std::shared_ptr<PackedCache> stem_pk_[2];
+  // bf16 packing of the second stem convolution (models/maxvit.cpp)
+  std::shared_ptr<PackedCache> stem_pk_;
 };
 
 // The inference fast path (eval mode, no autograd, float32 CPU): BatchNorm folded into the convolutions,
@@ -75,11 +75,12 @@ class MaxVit : public nn::Module {
 void set_fused_inference(bool on);
 bool fused_inference_enabled();
 
-// Arithmetic of the fast path's GEMMs (the 1x1 convolutions and linears, ~90% of the work): fp32 (default) or
-// bf16, where activations are rounded to bfloat16 as the GEMM reads them and the weights are packed to bfloat16
-// once (cached with the folded weights), with fp32 accumulation (kernels/gemm_bf16.h). bf16 needs a CPU with
-// AVX-512 BF16: set_inference_precision(Precision::bf16) throws an Error otherwise. Everything outside those
-// GEMMs (stem convolutions, attention, norms, depthwise convolutions, head) stays fp32.
+// Arithmetic of the fast path's GEMMs (the 1x1 convolutions, the linears of the attention blocks and the
+// second stem convolution: ~90% of the FLOPs): fp32 (default) or bf16, where activations are rounded to bfloat16
+// as the GEMM reads them and the weights are packed to bfloat16 once (cached like the folded weights), with fp32
+// accumulation (kernels/gemm_bf16.h). bf16 needs a CPU with AVX-512 BF16: set_inference_precision(Precision::bf16)
+// throws an Error otherwise. The rest stays fp32: the first stem convolution (rounding the input image costs
+// accuracy for <1% of the work), attention, norms, depthwise convolutions, squeeze-excitation, head.
 enum class Precision { fp32, bf16 };
 void set_inference_precision(Precision p);
 Precision inference_precision();
