@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "core/thread_pool.h"
-#include "kernels/cpu/epilogue.h"
 #include "kernels/cpu/vec_math.h"
 #include "kernels/gemm.h"
 
@@ -62,11 +61,6 @@ int64_t block_rows(int64_t N) {
 }
 
 }  // namespace
-
-void apply_epilogue(int64_t rows, int64_t c0, int64_t cols, const float* bias, Act act, const float* residual,
-                    int64_t ldr, float* C, int64_t ldc) {
-  epilogue(rows, c0, cols, bias, act, residual, ldr, C, ldc);
-}
 
 void gemm_epilogue(bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                    const float* bias, Act act, const float* residual, int64_t ldr, float* C, int64_t ldc) {

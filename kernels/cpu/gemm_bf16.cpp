@@ -12,10 +12,15 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 
 #include "core/error.h"
 #include "core/half.h"
 #include "core/thread_pool.h"
+
+// GCC 12 reports the deliberately undefined pass-through operand of the unmasked AVX-512 intrinsics
+// (_mm512_undefined_ps inside _mm512_max_ps, _mm512_mul_ps, ...) as maybe-uninitialized once inlined here.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #define CAGE_BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl")))
 
