@@ -31,9 +31,10 @@ struct PackedBf16 {
 PackedBf16 pack_bf16(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb);
 
 // C (M, B.N) = A (M, B.K) @ B + bias (B.N, may be null); act; + residual (M, B.N, row stride ldr, may be null;
-// must not overlap C). Split over the thread pool.
+// must not overlap C). k_scale (B.K, may be null) scales A's columns before the rounding (A[m][k] * k_scale[k]
+// in fp32: the squeeze-excitation gate, without a pass over A). Split over the thread pool.
 void gemm_bf16_epilogue(int64_t M, const float* A, int64_t lda, const PackedBf16& B, const float* bias, Act act,
-                        const float* residual, int64_t ldr, float* C, int64_t ldc);
+                        const float* residual, int64_t ldr, float* C, int64_t ldc, const float* k_scale = nullptr);
 
 // Rows of A rounded to bf16 and back to float32, as the kernel sees them (for tests).
 std::vector<float> round_to_bf16(const float* x, int64_t n);

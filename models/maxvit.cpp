@@ -124,19 +124,26 @@ const float* fp(const Tensor& t) { return t.data<float>(); }
 float* fp(Tensor& t) { return t.data<float>(); }
 
 
-// kernels::gemm_epilogue in the selected precision. For bf16, op(B) is packed once into `cache` and repacked
-// when `source` (the tensor B points into) or the parameter generation changes.
-void gemm_precision(PackedCache& cache, const Tensor& source, bool tb, int64_t M, int64_t N, int64_t K,
-                    const float* A, int64_t lda, const float* B, int64_t ldb, const float* bias, kernels::Act act,
-                    const float* residual, int64_t ldr, float* C, int64_t ldc) {
-  if (inference_precision() != Precision::bf16)
-    return kernels::gemm_epilogue(tb, M, N, K, A, lda, B, ldb, bias, act, residual, ldr, C, ldc);
+// op(B) packed to bf16 in `cache`, repacked when `source` (the tensor B points into) or the parameter
+// generation changes.
+const kernels::PackedBf16& packed_bf16(PackedCache& cache, const Tensor& source, bool tb, int64_t K, int64_t N,
+                                       const float* B, int64_t ldb) {
   std::vector<uintptr_t> key = fold_key({&source});
   if (key != cache.key) {
     cache.packed = kernels::pack_bf16(tb, K, N, B, ldb);
     cache.key = std::move(key);
   }
-  kernels::gemm_bf16_epilogue(M, A, lda, cache.packed, bias, act, residual, ldr, C, ldc);
+  return cache.packed;
+}
+
+// kernels::gemm_epilogue in the selected precision (bf16: B packed once, see packed_bf16).
+void gemm_precision(PackedCache& cache, const Tensor& source, bool tb, int64_t M, int64_t N, int64_t K,
+                    const float* A, int64_t lda, const float* B, int64_t ldb, const float* bias, kernels::Act act,
+                    const float* residual, int64_t ldr, float* C, int64_t ldc) {
+  if (inference_precision() != Precision::bf16)
+    return kernels::gemm_epilogue(tb, M, N, K, A, lda, B, ldb, bias, act, residual, ldr, C, ldc);
+  kernels::gemm_bf16_epilogue(M, A, lda, packed_bf16(cache, source, tb, K, N, B, ldb), bias, act, residual, ldr, C,
+                              ldc);
 }
 
 // y (rows, out) = x (rows, in) @ linear.weight^T + bias, GELU, + residual: nn::Linear without a graph.
@@ -329,7 +336,13 @@ class MBConv : public Container {
     const int64_t out = conv_c_->weight.size(3);
     Tensor y = Tensor::empty({N, Ho, Wo, out}, DType::f32);
     const float* wc = fp(conv_c_->weight);
-    if (P >= out && inference_precision() == Precision::fp32) {
+    if (inference_precision() == Precision::bf16) {
+      // bf16: the gate scales the activation as the GEMM rounds it to bf16 (the weights stay packed once).
+      const kernels::PackedBf16& wp = packed_bf16(pk_c_, conv_c_->weight, false, mid, out, wc, out);
+      for (int64_t n = 0; n < N; ++n)
+        kernels::gemm_bf16_epilogue(P, fp(b) + n * P * mid, mid, wp, fp(*conv_c_->bias), kernels::Act::none,
+                                    fp(res) + n * P * out, out, fp(y) + n * P * out, out, fp(s) + n * mid);
+    } else if (P >= out) {
       // The squeeze-excitation gate scales the GEMM's K dimension: fold it into a per-image weight copy,
       // smaller than the activation here.
       Tensor ws = Tensor::empty({mid, out}, DType::f32);
@@ -342,7 +355,6 @@ class MBConv : public Container {
                                kernels::Act::none, fp(res) + n * P * out, out, fp(y) + n * P * out, out);
       }
     } else {
-      // (bf16 always gates the activations: the weights stay packed once.)
       float* bp = fp(b);
       parallel_for(0, N * P, 64, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
@@ -350,8 +362,8 @@ class MBConv : public Container {
           for (int64_t k = 0; k < mid; ++k) bp[r * mid + k] *= g[k];
         }
       });
-      gemm_precision(pk_c_, conv_c_->weight, false, N * P, out, mid, bp, mid, wc, out, fp(*conv_c_->bias),
-                     kernels::Act::none, fp(res), out, fp(y), out);
+      kernels::gemm_epilogue(false, N * P, out, mid, bp, mid, wc, out, fp(*conv_c_->bias), kernels::Act::none, fp(res),
+                             out, fp(y), out);
     }
     return y;
   }

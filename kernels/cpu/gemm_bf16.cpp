@@ -32,9 +32,28 @@ constexpr int kMR = 8;         // rows per micro tile (2 x kMR accumulators + 2 
 constexpr int64_t kKC = 384;   // k per block: a 32-column B block of kKC rows is 24 KiB of bf16
 constexpr int64_t kMC = 64;    // rows per task
 
-// Rows [0, rows) of A to bf16, row stride Kp; columns K..Kp-1 become 0. Rounding is the hardware's
-// (vcvtne2ps2bf16: nearest even; denormals flush to zero, as vdpbf16ps would treat them anyway).
-CAGE_BF16_TARGET void convert_rows(int64_t rows, int64_t K, int64_t Kp, const float* A, int64_t lda, uint16_t* out) {
+// Rows [0, rows) of A (times k_scale[k] when given, rounded in fp32 first) to bf16, row stride Kp; columns
+// K..Kp-1 become 0. Rounding is the hardware's (vcvtne2ps2bf16: nearest even; denormals flush to zero, as
+// vdpbf16ps would treat them anyway).
+CAGE_BF16_TARGET void convert_rows(int64_t rows, int64_t K, int64_t Kp, const float* A, int64_t lda,
+                                   const float* k_scale, uint16_t* out) {
+  if (k_scale) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* a = A + r * lda;
+      uint16_t* o = out + r * Kp;
+      for (int64_t k = 0; k < K; k += 32) {
+        const int64_t n = std::min<int64_t>(32, K - k), m = std::min<int64_t>(32, Kp - k);
+        const __mmask16 lo = static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1);
+        const __mmask16 hi = static_cast<__mmask16>(n <= 16 ? 0 : n >= 32 ? 0xffff : (1u << (n - 16)) - 1);
+        const __m512 x0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(lo, a + k), _mm512_maskz_loadu_ps(lo, k_scale + k));
+        const __m512 x1 =
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(hi, a + k + 16), _mm512_maskz_loadu_ps(hi, k_scale + k + 16));
+        const __mmask32 w = m >= 32 ? 0xffffffffu : (1u << m) - 1;
+        _mm512_mask_storeu_epi16(o + k, w, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+      }
+    }
+    return;
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const float* a = A + r * lda;
     uint16_t* o = out + r * Kp;
@@ -148,12 +167,12 @@ constexpr std::array<std::array<MicroFn, 2>, kMR> micro_table(std::integer_seque
 constexpr auto kMicro = micro_table(std::make_integer_sequence<int, kMR>{});
 
 // One output tile: rows [r0, r0 + rows), panels [p0, p0 + np). abuf holds the tile's rows of A in bf16.
-void tile(int64_t r0, int64_t rows, int64_t p0, int64_t np, const float* A, int64_t lda, const PackedBf16& B,
-          const float* bias, Act act, const float* residual, int64_t ldr, float* C, int64_t ldc,
+void tile(int64_t r0, int64_t rows, int64_t p0, int64_t np, const float* A, int64_t lda, const float* k_scale,
+          const PackedBf16& B, const float* bias, Act act, const float* residual, int64_t ldr, float* C, int64_t ldc,
           std::vector<uint16_t>& abuf) {
   const int64_t Kp = B.Kp, N = B.N;
   abuf.resize(rows * Kp + 32);
-  convert_rows(rows, B.K, Kp, A + r0 * lda, lda, abuf.data());
+  convert_rows(rows, B.K, Kp, A + r0 * lda, lda, k_scale, abuf.data());
   for (int64_t kb = 0; kb < Kp; kb += kKC) {
     const int64_t kpairs = std::min(kKC, Kp - kb) / 2;
     for (int64_t jp = p0; jp < p0 + np; jp += 2) {
@@ -210,7 +229,7 @@ PackedBf16 pack_bf16(bool trans_b, int64_t K, int64_t N, const float* B, int64_t
 }
 
 void gemm_bf16_epilogue(int64_t M, const float* A, int64_t lda, const PackedBf16& B, const float* bias, Act act,
-                        const float* residual, int64_t ldr, float* C, int64_t ldc) {
+                        const float* residual, int64_t ldr, float* C, int64_t ldc, const float* k_scale) {
   CAGE_CHECK(bf16_gemm_supported(), "bf16 inference needs a CPU with AVX-512 BF16 (avx512_bf16); use fp32");
   const int64_t N = B.N, panels = (N + 15) / 16;
   if (M == 0 || N == 0) return;
@@ -225,8 +244,8 @@ void gemm_bf16_epilogue(int64_t M, const float* A, int64_t lda, const PackedBf16
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t rt = t / col_tiles, ct = t % col_tiles;
       const int64_t r0 = rt * kMC, p0 = ct * tp;
-      tile(r0, std::min(kMC, M - r0), p0, std::min(tp, panels - p0), A, lda, B, bias, act, residual, ldr, C, ldc,
-           abuf);
+      tile(r0, std::min(kMC, M - r0), p0, std::min(tp, panels - p0), A, lda, k_scale, B, bias, act, residual, ldr, C,
+           ldc, abuf);
     }
   };
   if (threads == 1 || 2.0 * M * N * B.K < 1e6) return body(0, tasks);

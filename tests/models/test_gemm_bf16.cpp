@@ -76,6 +76,24 @@ TEST(GemmBf16, MatchesDoubleGemmOfRoundedInputs) {
   }
 }
 
+TEST(GemmBf16, ColumnScaleOfAEqualsPrescaledA) {
+  // k_scale multiplies A's columns in fp32 before the rounding: bit-identical to scaling A beforehand.
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  for (int64_t K : {1, 16, 31, 33, 67, 400}) {
+    const int64_t M = 37, N = 45, lda = K + 1;
+    std::vector<float> A = randn(M * lda, 100 + K), B = randn(K * N, 200 + K), g = randn(K, 300 + K);
+    std::vector<float> As = A, bias = randn(N, 400 + K), res = randn(M * N, 500 + K);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t k = 0; k < K; ++k) As[i * lda + k] *= g[k];
+    kernels::PackedBf16 P = kernels::pack_bf16(false, K, N, B.data(), N);
+    std::vector<float> C1(M * N, std::numeric_limits<float>::quiet_NaN()), C2 = C1;
+    kernels::gemm_bf16_epilogue(M, A.data(), lda, P, bias.data(), kernels::Act::gelu, res.data(), N, C1.data(), N,
+                                g.data());
+    kernels::gemm_bf16_epilogue(M, As.data(), lda, P, bias.data(), kernels::Act::gelu, res.data(), N, C2.data(), N);
+    for (int64_t i = 0; i < M * N; ++i) ASSERT_EQ(C1[i], C2[i]) << "K=" << K << " element " << i;
+  }
+}
+
 TEST(GemmBf16, RoundsToNearestEven) {
   // 1 + 2^-8 is halfway between bf16 neighbours 1 and 1 + 2^-7: ties go to the even one (1).
   const float x[] = {1.0f + 1.0f / 256, 1.0f + 3.0f / 256, -2.5f};
