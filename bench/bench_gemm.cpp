@@ -1,6 +1,7 @@
 // cage::kernels::gemm<float> (OpenBLAS) at MaxViT-T-like shapes at batch 1: the 1x1 projections and MLP
 // layers of each stage (M = pixels, K = width in, N = width out), plus a square 1024 for scale.
-// FLOP counter: 2 M N K.
+// FLOP counter: 2 M N K. BM_gemm_bf16: the same shapes through kernels/gemm_bf16.h (A rounded to bf16 on the
+// fly, B packed once outside the loop, no epilogue); skipped without AVX-512 BF16.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "core/philox.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 
 namespace {
 
@@ -26,7 +28,34 @@ void BM_gemm_f32(benchmark::State& state) {
   state.SetLabel("M=" + std::to_string(M) + " K=" + std::to_string(K) + " N=" + std::to_string(N));
 }
 
+void BM_gemm_bf16(benchmark::State& state) {
+  if (!cage::kernels::bf16_gemm_supported()) return state.SkipWithError("CPU without AVX-512 BF16");
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  cage::Philox rng(5);
+  std::vector<float> a(M * K), b(K * N), c(M * N);
+  for (float& x : a) x = rng.uniform() - 0.5f;
+  for (float& x : b) x = rng.uniform() - 0.5f;
+  cage::kernels::PackedBf16 packed = cage::kernels::pack_bf16(false, K, N, b.data(), N);
+  for (auto _ : state) {
+    cage::kernels::gemm_bf16_epilogue(M, a.data(), K, packed, nullptr, cage::kernels::Act::none, nullptr, 0, c.data(),
+                                      N);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel("M=" + std::to_string(M) + " K=" + std::to_string(K) + " N=" + std::to_string(N));
+}
+
 // Args: M, K, N.
+BENCHMARK(BM_gemm_bf16)
+    ->Args({3136, 64, 256})
+    ->Args({3136, 256, 64})
+    ->Args({784, 128, 512})
+    ->Args({196, 256, 1024})
+    ->Args({49, 512, 2048})
+    ->Args({1024, 1024, 1024})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 BENCHMARK(BM_gemm_f32)
     ->Args({3136, 64, 256})
     ->Args({3136, 256, 64})

@@ -5,7 +5,9 @@
     .venv-bench/bin/python bench/compare_cpu.py --build build --threads 2
 
 * MaxViT-T inference at 224x224, batch 1 and 8: ours (from the same torch.save'd weights), ONNX Runtime on the
-  ONNX export of torchvision's maxvit_t, PyTorch eager; rounds alternate between the three.
+  ONNX export of torchvision's maxvit_t, PyTorch eager; rounds alternate between the three. "ours bf16" is our
+  fast path with its GEMMs in bf16 (models::Precision::bf16; nan on CPUs without AVX-512 BF16); the ratios are
+  for fp32.
 * A training step (forward + backward + AdamW, cross-entropy): MaxViT-T at batch 8, and the Fashion-MNIST MaxViT
   (input 32, stem 32, channels [32, 64, 128], one layer per stage, head_dim 16, partition 2) at batch 128.
 Prints medians and ratios (ours / other: below 1 means we are faster).
@@ -35,7 +37,8 @@ def median_time(fn, reps):
 def ours(build, filt, key, env):
     out = subprocess.run([os.path.join(build, "bench", "cage_bench"), f"--benchmark_filter={filt}",
                           "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
-    return statistics.median(b[key] for b in json.loads(out)["benchmarks"])
+    values = [b[key] for b in json.loads(out)["benchmarks"] if key in b]  # none when skipped (no AVX-512 BF16)
+    return statistics.median(values) if values else float("nan")
 
 
 def fashion_model():
@@ -91,17 +94,18 @@ def main():
         env = dict(os.environ, CAGE_BENCH_WEIGHTS=weights, CAGE_NUM_THREADS=str(args.threads))
 
         print("\nMaxViT-T inference, 224x224 (ms per image)")
-        print(f"{'batch':>5} {'ours':>8} {'ONNX RT':>8} {'PyTorch':>8} {'ours/ORT':>9} {'ours/torch':>10}")
+        print(f"{'batch':>5} {'ours':>8} {'ours bf16':>9} {'ONNX RT':>8} {'PyTorch':>8} {'ours/ORT':>9} {'ours/torch':>10}")
         for batch in (1, 8):
             x = torch.rand(batch, 3, 224, 224)
-            o, r, t = [], [], []
+            o, h, r, t = [], [], [], []
             for _ in range(args.rounds):
-                o.append(ours(args.build, f"BM_MaxVitForward/batch:{batch}/fused:1", "ms_per_image", env))
+                o.append(ours(args.build, f"BM_MaxVitForward/batch:{batch}/fused:1/bf16:0", "ms_per_image", env))
+                h.append(ours(args.build, f"BM_MaxVitForward/batch:{batch}/fused:1/bf16:1", "ms_per_image", env))
                 r.append(1e3 * median_time(lambda: sess.run(None, {"x": x.numpy()}), max(3, 16 // batch)) / batch)
                 with torch.inference_mode():
                     t.append(1e3 * median_time(lambda: model(x), max(3, 16 // batch)) / batch)
-            o, r, t = statistics.median(o), statistics.median(r), statistics.median(t)
-            print(f"{batch:>5} {o:>8.1f} {r:>8.1f} {t:>8.1f} {o / r:>9.2f} {o / t:>10.2f}")
+            o, h, r, t = statistics.median(o), statistics.median(h), statistics.median(r), statistics.median(t)
+            print(f"{batch:>5} {o:>8.1f} {h:>9.1f} {r:>8.1f} {t:>8.1f} {o / r:>9.2f} {o / t:>10.2f}")
 
         print("\nTraining step: forward + backward + AdamW (ms per step)")
         print(f"{'model':>22} {'ours':>9} {'PyTorch':>9} {'ours/torch':>10}")

@@ -38,6 +38,8 @@ class MaxVitLayer : public nn::Module {
   std::shared_ptr<PartitionAttention> window, grid;
 };
 
+struct PackedCache;  // a weight packed for the bf16 GEMM (models/maxvit.cpp)
+
 class MaxVit : public nn::Module {
  public:
   explicit MaxVit(const MaxVitConfig& config);
@@ -63,6 +65,8 @@ class MaxVit : public nn::Module {
   std::shared_ptr<nn::Linear> head_fc_, head_out_;
   std::vector<uintptr_t> stem_key_;  // stem conv with its BatchNorm folded in, for the inference fast path
   Tensor stem_w_, stem_b_;
+  // bf16 packing of the second stem convolution (models/maxvit.cpp)
+  std::shared_ptr<PackedCache> stem_pk_;
 };
 
 // The inference fast path (eval mode, no autograd, float32 CPU): BatchNorm folded into the convolutions,
@@ -70,6 +74,17 @@ class MaxVit : public nn::Module {
 // selects the plain autograd ops (A/B timing, debugging).
 void set_fused_inference(bool on);
 bool fused_inference_enabled();
+
+// Arithmetic of the fast path's GEMMs (the 1x1 convolutions, the linears of the attention blocks and the
+// second stem convolution: ~90% of the FLOPs): fp32 (default) or bf16, where activations are rounded to bfloat16
+// as the GEMM reads them and the weights are packed to bfloat16 once (cached like the folded weights), with fp32
+// accumulation (kernels/gemm_bf16.h). bf16 needs a CPU with AVX-512 BF16: set_inference_precision(Precision::bf16)
+// throws an Error otherwise. The rest stays fp32: the first stem convolution (rounding the input image costs
+// accuracy for <1% of the work), attention, norms, depthwise convolutions, squeeze-excitation, head.
+enum class Precision { fp32, bf16 };
+void set_inference_precision(Precision p);
+Precision inference_precision();
+Precision parse_precision(const std::string& name);  // "fp32" or "bf16"
 
 // The relative_position_index buffer torchvision stores: index[i][j] = (yi - yj + P - 1) * (2P - 1) + (xi - xj + P - 1).
 Tensor relative_position_index(int64_t partition);

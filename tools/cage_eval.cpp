@@ -38,12 +38,17 @@ int main(int argc, char** argv) {
   app.add_option("--input-size", input_size, "image size (default: the checkpoint's config, else 224)");
   app.add_option("--workers", workers, "data loading threads")->capture_default_str();
   app.add_option("--threads", threads, "compute threads (default: CAGE_NUM_THREADS or all cores)");
-  std::string device = "cpu";
+  std::string device = "cpu", precision = "fp32", logits_path;
   app.add_option("--device", device, "cpu | emu (the CUDA kernels on the CUDA emulator) | cuda | auto")
       ->capture_default_str();
+  app.add_option("--precision", precision,
+                 "CPU inference GEMMs in fp32 or bf16 (bf16 needs AVX-512 BF16; fp32 accumulation either way)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_option("--logits", logits_path, "write every sample's model outputs here (CSV, one row per sample)");
   CLI11_PARSE(app, argc, argv);
   try {
     if (threads > 0) set_num_threads(threads);
+    models::set_inference_precision(models::parse_precision(precision));
     models::LoadedWeights w = models::load_weights(weights);
     if (input_size > 0) w.config.input_size = input_size;
     models::MaxVit model(w.config);
@@ -94,6 +99,11 @@ int main(int argc, char** argv) {
       in.top_k = {2, 3};
     }
     NoGradGuard no_grad;
+    std::ofstream logits_out;
+    if (!logits_path.empty()) {
+      logits_out.open(logits_path);
+      CAGE_CHECK(logits_out.good(), "cannot write ", logits_path);
+    }
     const bool tty = isatty(fileno(stderr));
     loader.begin_epoch(0);
     data::Batch b;
@@ -103,6 +113,14 @@ int main(int argc, char** argv) {
       const float* o = out.data<float>();
       for (int64_t i = 0; i < b.size(); ++i) {
         const float* row = o + i * outputs;
+        if (logits_out.is_open()) {
+          char buf[32];
+          for (int64_t c = 0; c < outputs; ++c) {
+            std::snprintf(buf, sizeof buf, "%.9g", row[c]);
+            logits_out << (c ? "," : "") << buf;
+          }
+          logits_out << "\n";
+        }
         if (emotic) {
           for (int64_t c = 0; c < logits_k; ++c) {
             in.category_scores.push_back(row[c]);

@@ -363,9 +363,14 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "cpu | emu (the CUDA kernels on the CUDA emulator) | cuda | auto")
       ->capture_default_str();
   app.add_option("--threads", threads, "threads (default: CAGE_NUM_THREADS or all cores)");
+  std::string precision = "fp32";
+  app.add_option("--precision", precision,
+                 "CPU inference GEMMs in fp32 or bf16 (bf16 needs AVX-512 BF16; fp32 accumulation either way)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16"}));
   CLI11_PARSE(app, argc, argv);
   try {
     if (threads > 0) set_num_threads(threads);
+    models::set_inference_precision(models::parse_precision(precision));
     const Device dev = kernels::select_device(device);
     if (dev != Device::cpu) std::fprintf(stderr, "device: %s\n", kernels::describe_device(dev).c_str());
     if (!tensor_spec.empty()) {

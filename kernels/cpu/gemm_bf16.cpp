@@ -1,0 +1,261 @@
+// bfloat16 GEMM with fused epilogue on AVX-512 BF16 (see kernels/gemm_bf16.h).
+// Blocking: the output is cut into tiles of up to kMC rows x a run of 16-column panels, one tile per task of
+// the thread pool. A task rounds its rows of A to bf16 once (whole K, row-major, K padded to even, so a pair
+// (k even, k odd) is one 32-bit broadcast), then walks K in blocks of kKC so the B panels being reused
+// (kKC x 32 bf16 = 16 KiB) stay in L1, and runs a register-blocked micro kernel of kMR rows x 32 columns:
+// 2 x kMR zmm accumulators in fp32, each step one vdpbf16ps (32 multiply-adds per register) per accumulator.
+// The epilogue (bias, GELU, residual) runs on the accumulators of the last K block, before the one store.
+#include "kernels/gemm_bf16.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "core/error.h"
+#include "core/half.h"
+#include "core/thread_pool.h"
+
+// GCC 12 reports the deliberately undefined pass-through operand of the unmasked AVX-512 intrinsics
+// (_mm512_undefined_ps inside _mm512_max_ps, _mm512_mul_ps, ...) as maybe-uninitialized once inlined here.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define CAGE_BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl")))
+
+namespace cage::kernels {
+
+namespace {
+
+constexpr int kMR = 8;         // rows per micro tile (2 x kMR accumulators + 2 B registers + 1 broadcast)
+constexpr int64_t kKC = 384;   // k per block: a 32-column B block of kKC rows is 24 KiB of bf16
+constexpr int64_t kMC = 64;    // rows per task
+
+// Rows [0, rows) of A (times k_scale[k] when given, rounded in fp32 first) to bf16, row stride Kp; columns
+// K..Kp-1 become 0. Rounding is the hardware's (vcvtne2ps2bf16: nearest even; denormals flush to zero, as
+// vdpbf16ps would treat them anyway).
+CAGE_BF16_TARGET void convert_rows(int64_t rows, int64_t K, int64_t Kp, const float* A, int64_t lda,
+                                   const float* k_scale, uint16_t* out) {
+  if (k_scale) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* a = A + r * lda;
+      uint16_t* o = out + r * Kp;
+      for (int64_t k = 0; k < K; k += 32) {
+        const int64_t n = std::min<int64_t>(32, K - k), m = std::min<int64_t>(32, Kp - k);
+        const __mmask16 lo = static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1);
+        const __mmask16 hi = static_cast<__mmask16>(n <= 16 ? 0 : n >= 32 ? 0xffff : (1u << (n - 16)) - 1);
+        const __m512 x0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(lo, a + k), _mm512_maskz_loadu_ps(lo, k_scale + k));
+        const __m512 x1 =
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(hi, a + k + 16), _mm512_maskz_loadu_ps(hi, k_scale + k + 16));
+        const __mmask32 w = m >= 32 ? 0xffffffffu : (1u << m) - 1;
+        _mm512_mask_storeu_epi16(o + k, w, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+      }
+    }
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* a = A + r * lda;
+    uint16_t* o = out + r * Kp;
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+      __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(a + k));
+      _mm512_storeu_si512(o + k, (__m512i)v);
+    }
+    if (k < Kp) {
+      const int64_t n = K - k, m = Kp - k;  // n < 32 valid values, m <= 32 written (the pad is a zero)
+      const __mmask16 lo = static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1);
+      const __mmask16 hi = static_cast<__mmask16>(n <= 16 ? 0 : (1u << (n - 16)) - 1);
+      __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, a + k + 16), _mm512_maskz_loadu_ps(lo, a + k));
+      const __mmask32 w = m >= 32 ? 0xffffffffu : (1u << m) - 1;
+      _mm512_mask_storeu_epi16(o + k, w, (__m512i)v);
+    }
+  }
+}
+
+// exp(x) for x <= 0 and GELU (erf form) on 16 floats: the formulas of kernels/cpu/vec_math.h (Cephes' expf
+// polynomial, Abramowitz & Stegun 7.1.26 for erf) in AVX-512, so the epilogue runs on the accumulators.
+CAGE_BF16_TARGET inline __m512 exp_nonpositive_v(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+CAGE_BF16_TARGET inline __m512 gelu_v(__m512 x) {
+  const __m512 e = exp_nonpositive_v(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(-0.5f), x), x));
+  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+  const __m512 a = _mm512_abs_ps(z);
+  // 1 / d by the 14-bit reciprocal estimate and one Newton step (~1 ulp; vdivps would cost as much as the rest).
+  const __m512 d = _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a, _mm512_set1_ps(1.0f));
+  __m512 t = _mm512_rcp14_ps(d);
+  t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
+  __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
+  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(1.421413741f));
+  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-0.284496736f));
+  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(0.254829592f));
+  const __m512 y = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), e), t), r, _mm512_set1_ps(1.0f));
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32(INT32_MIN));
+  const __m512 erf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));  // y >= 0
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+}
+
+// The epilogue, applied by the micro kernel to its accumulators after the last K block. bias and residual
+// point at the tile's first column (null when absent).
+struct Epilogue {
+  bool on = false;
+  const float* bias = nullptr;
+  bool gelu = false;
+  const float* residual = nullptr;
+  int64_t ldr = 0;
+};
+
+// c (MR rows, 16 * NV columns of which ncols are stored, row stride ldc) (+)= a (MR rows, row stride Kp
+// bf16) x the B panels b0, b1 over kpairs pairs of k; then the epilogue ep if ep.on.
+template <int MR, int NV>
+CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, int64_t Kp, const uint16_t* b0, const uint16_t* b1,
+                            float* c, int64_t ldc, bool accumulate, int64_t ncols, const Epilogue& ep) {
+  __m512 acc[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kpairs; ++p) {
+    __m512bh bv[NV];
+    bv[0] = (__m512bh)_mm512_load_si512(b0 + p * 32);
+    if constexpr (NV > 1) bv[1] = (__m512bh)_mm512_load_si512(b1 + p * 32);
+    for (int i = 0; i < MR; ++i) {
+      int32_t pair;
+      std::memcpy(&pair, a + i * Kp + 2 * p, 4);
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+      for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av, bv[j]);
+    }
+  }
+  __mmask16 mask[NV];
+  for (int j = 0; j < NV; ++j) {
+    const int64_t n = std::clamp<int64_t>(ncols - 16 * j, 0, 16);
+    mask[j] = static_cast<__mmask16>(n == 16 ? 0xffff : (1u << n) - 1);
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NV; ++j) {
+      float* cp = c + i * ldc + 16 * j;
+      __m512 v = acc[i][j];
+      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], cp));
+      if (ep.on) {
+        if (ep.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], ep.bias + 16 * j));
+        if (ep.gelu) v = gelu_v(v);
+        if (ep.residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], ep.residual + i * ep.ldr + 16 * j));
+      }
+      _mm512_mask_storeu_ps(cp, mask[j], v);
+    }
+}
+
+using MicroFn = void (*)(int64_t, const uint16_t*, int64_t, const uint16_t*, const uint16_t*, float*, int64_t, bool,
+                         int64_t, const Epilogue&);
+
+template <int... I>
+constexpr std::array<std::array<MicroFn, 2>, kMR> micro_table(std::integer_sequence<int, I...>) {
+  return {{{micro<I + 1, 1>, micro<I + 1, 2>}...}};
+}
+constexpr auto kMicro = micro_table(std::make_integer_sequence<int, kMR>{});
+
+// One output tile: rows [r0, r0 + rows), panels [p0, p0 + np). abuf holds the tile's rows of A in bf16.
+void tile(int64_t r0, int64_t rows, int64_t p0, int64_t np, const float* A, int64_t lda, const float* k_scale,
+          const PackedBf16& B, const float* bias, Act act, const float* residual, int64_t ldr, float* C, int64_t ldc,
+          std::vector<uint16_t>& abuf) {
+  const int64_t Kp = B.Kp, N = B.N;
+  abuf.resize(rows * Kp + 32);
+  convert_rows(rows, B.K, Kp, A + r0 * lda, lda, k_scale, abuf.data());
+  for (int64_t kb = 0; kb < Kp; kb += kKC) {
+    const int64_t kpairs = std::min(kKC, Kp - kb) / 2;
+    for (int64_t jp = p0; jp < p0 + np; jp += 2) {
+      const int nv = std::min<int64_t>(2, p0 + np - jp);
+      const int64_t ncols = std::min<int64_t>(16 * nv, N - 16 * jp);
+      const uint16_t* b0 = B.data() + jp * Kp * 16 + kb * 16;
+      const uint16_t* b1 = b0 + Kp * 16;
+      const bool last = kb + kKC >= Kp;
+      for (int64_t i = 0; i < rows; i += kMR) {
+        const int mr = static_cast<int>(std::min<int64_t>(kMR, rows - i));
+        Epilogue ep;
+        if (last) {
+          ep.on = true;
+          ep.bias = bias ? bias + 16 * jp : nullptr;
+          ep.gelu = act == Act::gelu;
+          ep.residual = residual ? residual + (r0 + i) * ldr + 16 * jp : nullptr;
+          ep.ldr = ldr;
+        }
+        kMicro[mr - 1][nv - 1](kpairs, abuf.data() + i * Kp + kb, Kp, b0, b1, C + (r0 + i) * ldc + 16 * jp, ldc,
+                               kb > 0, ncols, ep);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool bf16_gemm_supported() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+  }();
+  return ok;
+}
+
+PackedBf16 pack_bf16(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb) {
+  PackedBf16 p;
+  p.K = K;
+  p.N = N;
+  p.Kp = (K + 1) / 2 * 2;
+  const int64_t panels = (N + 15) / 16;
+  p.storage.assign(panels * p.Kp * 16 + 32, 0);
+  p.offset = (64 - reinterpret_cast<uintptr_t>(p.storage.data()) % 64) % 64 / 2;
+  uint16_t* d = p.storage.data() + p.offset;
+  for (int64_t q = 0; q < panels; ++q)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t c = 0; c < 16 && q * 16 + c < N; ++c) {
+        const int64_t col = q * 16 + c;
+        const float v = trans_b ? B[col * ldb + k] : B[k * ldb + col];
+        d[q * p.Kp * 16 + (k / 2) * 32 + c * 2 + (k & 1)] = float_to_bf16(v);
+      }
+  return p;
+}
+
+void gemm_bf16_epilogue(int64_t M, const float* A, int64_t lda, const PackedBf16& B, const float* bias, Act act,
+                        const float* residual, int64_t ldr, float* C, int64_t ldc, const float* k_scale) {
+  CAGE_CHECK(bf16_gemm_supported(), "bf16 inference needs a CPU with AVX-512 BF16 (avx512_bf16); use fp32");
+  const int64_t N = B.N, panels = (N + 15) / 16;
+  if (M == 0 || N == 0) return;
+  const int threads = num_threads();
+  const int64_t row_tiles = (M + kMC - 1) / kMC;
+  // Panels per tile: all of them unless that leaves threads idle; then halve (keeping pairs of panels).
+  int64_t tp = (panels + 1) / 2 * 2;
+  while (tp > 2 && row_tiles * ((panels + tp - 1) / tp) < 4 * threads) tp = (tp / 2 + 1) / 2 * 2;
+  const int64_t col_tiles = (panels + tp - 1) / tp, tasks = row_tiles * col_tiles;
+  auto body = [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<uint16_t> abuf;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t rt = t / col_tiles, ct = t % col_tiles;
+      const int64_t r0 = rt * kMC, p0 = ct * tp;
+      tile(r0, std::min(kMC, M - r0), p0, std::min(tp, panels - p0), A, lda, k_scale, B, bias, act, residual, ldr, C,
+           ldc, abuf);
+    }
+  };
+  if (threads == 1 || 2.0 * M * N * B.K < 1e6) return body(0, tasks);
+  parallel_for(0, tasks, 1, body);
+}
+
+std::vector<float> round_to_bf16(const float* x, int64_t n) {
+  std::vector<float> y(n);
+  for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_float(float_to_bf16(x[i]));
+  return y;
+}
+
+}  // namespace cage::kernels
