@@ -38,7 +38,7 @@ class MaxVitLayer : public nn::Module {
   std::shared_ptr<PartitionAttention> window, grid;
 };
 
-struct PackedCache;  // a weight packed for the bf16 GEMM (models/maxvit.cpp)
+struct PackedCache;  // a weight packed for the bf16 GEMM (models/maxvit_inference.h)
 
 class MaxVit : public nn::Module {
  public:
