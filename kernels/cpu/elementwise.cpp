@@ -183,15 +183,10 @@ bool sum_to_blocked(const Tensor& g, const Tensor& out) {
     T* op = out.data<T>();
     // Rows [r0, r1) of slice p added into acc[0 .. Q), in T over short runs of rows then in double.
     auto rows_into = [&](int64_t p, int64_t r0, int64_t r1, double* acc) {
-      std::vector<T> run(static_cast<size_t>(Q));
-      for (int64_t b = r0; b < r1; b += 16) {
-        std::fill(run.begin(), run.end(), T(0));
-        for (int64_t r = b; r < std::min(r1, b + 16); ++r) {
-          const T* row = gp + (p * R + r) * Q;
-          for (int64_t i = 0; i < Q; ++i) run[i] += row[i];
-        }
-        for (int64_t i = 0; i < Q; ++i) acc[i] += static_cast<double>(run[i]);
-      }
+      add_rows_in_runs<T>(r0, r1, Q, acc, [&](int64_t r, T* run) {
+        const T* row = gp + (p * R + r) * Q;
+        for (int64_t i = 0; i < Q; ++i) run[i] += row[i];
+      });
     };
     if (P >= 4 * num_threads() || R < 64) {
       parallel_for(0, P, 1, [&](int64_t p0, int64_t p1) {

@@ -1,6 +1,8 @@
 // CPU BatchNorm (NHWC, statistics per channel) and LayerNorm (per row), forward and backward.
 // Statistics accumulate in double; the normalisation itself runs in the tensor's dtype.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/column_reduce.h"
 #include "kernels/norm.h"
@@ -38,18 +40,26 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
     if (training) {
       // Two passes (mean, then centred squares) keep the variance accurate when |mean| >> std.
       std::vector<double> s = column_reduce(rows, C, [&](int64_t r0, int64_t r1, double* acc) {
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t c = 0; c < C; ++c) acc[c] += xp[r * C + c];
+        add_rows_in_runs<T>(r0, r1, C, acc, [&](int64_t r, T* run) {
+          for (int64_t c = 0; c < C; ++c) run[c] += xp[r * C + c];
+        });
       });
       for (int64_t c = 0; c < C; ++c) mean[c] = s[c] / rows;
+      // Centred on the mean rounded to T; sum (x - mu)^2 = sum (x - mean)^2 + rows * (mean - mu)^2 (the
+      // cross term vanishes), corrected below.
+      std::vector<T> mu(C);
+      for (int64_t c = 0; c < C; ++c) mu[c] = static_cast<T>(mean[c]);
       std::vector<double> ss = column_reduce(rows, C, [&](int64_t r0, int64_t r1, double* acc) {
-        for (int64_t r = r0; r < r1; ++r)
+        add_rows_in_runs<T>(r0, r1, C, acc, [&](int64_t r, T* run) {
           for (int64_t c = 0; c < C; ++c) {
-            double d = xp[r * C + c] - mean[c];
-            acc[c] += d * d;
+            const T d = xp[r * C + c] - mu[c];
+            run[c] += d * d;
           }
+        });
       });
       for (int64_t c = 0; c < C; ++c) {
+        const double delta = mean[c] - static_cast<double>(mu[c]);
+        ss[c] = std::max(0.0, ss[c] - static_cast<double>(rows) * delta * delta);
         double var = ss[c] / rows;
         invstd[c] = 1.0 / std::sqrt(var + eps);
         if (rm) rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean[c]);
@@ -88,15 +98,21 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
     const T* w = opt_data<T>(weight);
     const double* mean = mean_t.data<double>();
     const double* invstd = invstd_t.data<double>();
-    // sums[c] = sum gy, sums[C + c] = sum gy * xhat
+    // sums[c] = sum gy, sums[C + c] = sum gy * xhat = invstd * (sum gy * (x - mu) - (mean - mu) * sum gy),
+    // with mu the mean rounded to T (the runs of add_rows_in_runs are in T).
+    std::vector<T> mu_t(C);
+    for (int64_t c = 0; c < C; ++c) mu_t[c] = static_cast<T>(mean[c]);
     std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
-      for (int64_t r = r0; r < r1; ++r)
+      add_rows_in_runs<T>(r0, r1, 2 * C, acc, [&](int64_t r, T* run) {
         for (int64_t c = 0; c < C; ++c) {
-          double gv = g[r * C + c];
-          acc[c] += gv;
-          acc[C + c] += gv * (xp[r * C + c] - mean[c]) * invstd[c];
+          const T gv = g[r * C + c];
+          run[c] += gv;
+          run[C + c] += gv * (xp[r * C + c] - mu_t[c]);
         }
+      });
     });
+    for (int64_t c = 0; c < C; ++c)
+      sums[C + c] = invstd[c] * (sums[C + c] - (mean[c] - static_cast<double>(mu_t[c])) * sums[c]);
     if (gw.defined())
       for (int64_t c = 0; c < C; ++c) gw.data<T>()[c] = static_cast<T>(sums[C + c]);
     if (gb.defined())
@@ -183,12 +199,14 @@ void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
     const double* invstd = invstd_t.data<double>();
     if (gw.defined() || gb.defined()) {
       std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
-        for (int64_t r = r0; r < r1; ++r)
+        add_rows_in_runs<T>(r0, r1, 2 * C, acc, [&](int64_t r, T* run) {
+          const T m = static_cast<T>(mean[r]), is = static_cast<T>(invstd[r]);
           for (int64_t c = 0; c < C; ++c) {
-            double gv = g[r * C + c];
-            acc[c] += gv * (xp[r * C + c] - mean[r]) * invstd[r];
-            acc[C + c] += gv;
+            const T gv = g[r * C + c];
+            run[c] += gv * ((xp[r * C + c] - m) * is);
+            run[C + c] += gv;
           }
+        });
       });
       if (gw.defined())
         for (int64_t c = 0; c < C; ++c) gw.data<T>()[c] = static_cast<T>(sums[c]);
