@@ -56,25 +56,28 @@ void depthwise_conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tens
     const int64_t C = s.Cin;
     if (gx.defined()) {
       T* gxp = gx.data<T>();
-      gx.fill_(0);
-      // Per image: the scatter of one image never touches another's gradient.
-      parallel_for(0, s.N, 1, [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n)
-          for (int64_t oh = 0; oh < s.Ho; ++oh)
-            for (int64_t ow = 0; ow < s.Wo; ++ow) {
-              const T* go = g + ((n * s.Ho + oh) * s.Wo + ow) * C;
-              for (int64_t kh = 0; kh < s.KH; ++kh) {
-                const int64_t ih = oh * s.stride - s.padding + kh;
-                if (ih < 0 || ih >= s.H) continue;
-                for (int64_t kw = 0; kw < s.KW; ++kw) {
-                  const int64_t iw = ow * s.stride - s.padding + kw;
-                  if (iw < 0 || iw >= s.W) continue;
-                  T* gi = gxp + ((n * s.H + ih) * s.W + iw) * C;
-                  const T* wk = wp + (kh * s.KW + kw) * C;
-                  for (int64_t c = 0; c < C; ++c) gi[c] += go[c] * wk[c];
-                }
+      // Gather per input row (n, ih): each input pixel collects the output pixels whose window covers it, so
+      // gx is written once (no zero fill, no read-modify-write scatter) and there are N * H parallel rows.
+      parallel_for(0, s.N * s.H, 1, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t n = r / s.H, ih = r % s.H;
+          for (int64_t iw = 0; iw < s.W; ++iw) {
+            T* gi = gxp + (r * s.W + iw) * C;
+            for (int64_t c = 0; c < C; ++c) gi[c] = T(0);
+            for (int64_t kh = 0; kh < s.KH; ++kh) {
+              const int64_t th = ih + s.padding - kh;
+              if (th < 0 || th % s.stride != 0 || th / s.stride >= s.Ho) continue;
+              const int64_t oh = th / s.stride;
+              for (int64_t kw = 0; kw < s.KW; ++kw) {
+                const int64_t tw = iw + s.padding - kw;
+                if (tw < 0 || tw % s.stride != 0 || tw / s.stride >= s.Wo) continue;
+                const T* go = g + ((n * s.Ho + oh) * s.Wo + tw / s.stride) * C;
+                const T* wk = wp + (kh * s.KW + kw) * C;
+                for (int64_t c = 0; c < C; ++c) gi[c] += go[c] * wk[c];
               }
             }
+          }
+        }
       });
     }
     if (gw.defined()) {

@@ -109,7 +109,7 @@ TEST(TrainKernels, SumToPatterns) {
   check_sum_to({4, 1, 6}, {6}, rng);
 }
 
-TEST(TrainKernels, DepthwiseWeightGradient) {
+TEST(TrainKernels, DepthwiseGradients) {
   Philox rng(9, 0);
   for (int64_t stride : {1, 2}) {
     kernels::Conv2dShape s{};
@@ -120,10 +120,10 @@ TEST(TrainKernels, DepthwiseWeightGradient) {
     const int64_t C = s.Cin;
     std::vector<float> x = random_floats(s.N * s.H * s.W * C, rng), w = random_floats(9 * C, rng),
                        gy = random_floats(s.N * s.Ho * s.Wo * C, rng);
-    Tensor gw = Tensor::full({3, 3, 1, C}, NAN);
+    Tensor gw = Tensor::full({3, 3, 1, C}, NAN), gx = Tensor::full({s.N, s.H, s.W, C}, NAN);
     kernels::depthwise_conv2d_backward(s, Tensor::from_vector(x, {s.N, s.H, s.W, C}), Tensor::from_vector(w, {3, 3, 1, C}),
-                                       Tensor::from_vector(gy, {s.N, s.Ho, s.Wo, C}), Tensor(), gw);
-    std::vector<double> want(9 * C, 0.0);
+                                       Tensor::from_vector(gy, {s.N, s.Ho, s.Wo, C}), gx, gw);
+    std::vector<double> want(9 * C, 0.0), want_gx(x.size(), 0.0);
     for (int64_t n = 0; n < s.N; ++n)
       for (int64_t oh = 0; oh < s.Ho; ++oh)
         for (int64_t ow = 0; ow < s.Wo; ++ow)
@@ -131,13 +131,16 @@ TEST(TrainKernels, DepthwiseWeightGradient) {
             for (int64_t kw = 0; kw < 3; ++kw) {
               const int64_t ih = oh * stride - 1 + kh, iw = ow * stride - 1 + kw;
               if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
-              for (int64_t c = 0; c < C; ++c)
-                want[(kh * 3 + kw) * C + c] += double(gy[((n * s.Ho + oh) * s.Wo + ow) * C + c]) *
-                                              x[((n * s.H + ih) * s.W + iw) * C + c];
+              for (int64_t c = 0; c < C; ++c) {
+                const double go = gy[((n * s.Ho + oh) * s.Wo + ow) * C + c];
+                want[(kh * 3 + kw) * C + c] += go * x[((n * s.H + ih) * s.W + iw) * C + c];
+                want_gx[((n * s.H + ih) * s.W + iw) * C + c] += go * w[(kh * 3 + kw) * C + c];
+              }
             }
-    const double e = rel_err(gw.to_vector<float>(), want);
-    std::printf("depthwise gw stride %ld: max rel err %.3g\n", static_cast<long>(stride), e);
+    const double e = rel_err(gw.to_vector<float>(), want), ex = rel_err(gx.to_vector<float>(), want_gx);
+    std::printf("depthwise stride %ld: gw max rel err %.3g, gx %.3g\n", static_cast<long>(stride), e, ex);
     EXPECT_LT(e, 1e-5);
+    EXPECT_LT(ex, 1e-5);
   }
 }
 
