@@ -1,11 +1,13 @@
 // Squeeze-excitation on the CPU (kernels/se.h), the oracle of the GPU kernel: per image, the pooled vector, the two
 // small matrix-vector products and the gate are computed in float64 (they are tiny next to the (H, W, C) passes),
-// the (H, W, C) passes in the tensor's dtype. Parameter gradients are sums over images, added in image order
+// the (H, W, C) passes in the tensor's dtype (their sums over pixels in runs of 16 pixels in the dtype, each run
+// added in double). Parameter gradients are sums over images, added in image order
 // after the parallel per-image pass.
 #include <cmath>
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/column_reduce.h"
 #include "kernels/dispatch.h"
 #include "kernels/se.h"
 
@@ -42,8 +44,9 @@ template <typename T>
 void gate(const SeShape& d, const T* xn, const T* w1, const T* b1, const T* w2, const T* b2, double* s, double* z1,
           double* h, double* a) {
   for (int64_t c = 0; c < d.C; ++c) s[c] = 0;
-  for (int64_t p = 0; p < d.HW; ++p)
-    for (int64_t c = 0; c < d.C; ++c) s[c] += xn[p * d.C + c];
+  add_rows_in_runs<T>(0, d.HW, d.C, s, [&](int64_t p, T* run) {
+    for (int64_t c = 0; c < d.C; ++c) run[c] += xn[p * d.C + c];
+  });
   for (int64_t c = 0; c < d.C; ++c) s[c] /= static_cast<double>(d.HW);
   for (int64_t r = 0; r < d.R; ++r) z1[r] = b1 ? b1[r] : 0.0;
   for (int64_t c = 0; c < d.C; ++c)
@@ -103,8 +106,9 @@ void squeeze_excitation_backward(const Tensor& x, const Tensor& w1, const Tensor
         gate<T>(d, xn, w1p, opt_data<T>(b1), w2p, opt_data<T>(b2), s, z1.data(), h, a.data());
         // dL/da[c] = sum over pixels of gy * x; through the sigmoid, the fc2, the silu, the fc1.
         for (int64_t c = 0; c < d.C; ++c) ga[c] = 0;
-        for (int64_t p = 0; p < d.HW; ++p)
-          for (int64_t c = 0; c < d.C; ++c) ga[c] += static_cast<double>(gn[p * d.C + c]) * xn[p * d.C + c];
+        add_rows_in_runs<T>(0, d.HW, d.C, ga.data(), [&](int64_t p, T* run) {
+          for (int64_t c = 0; c < d.C; ++c) run[c] += gn[p * d.C + c] * xn[p * d.C + c];
+        });
         for (int64_t c = 0; c < d.C; ++c) gz2[c] = ga[c] * a[c] * (1.0 - a[c]);
         for (int64_t r = 0; r < d.R; ++r) {
           double gh = 0;
