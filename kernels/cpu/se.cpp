@@ -131,14 +131,18 @@ void squeeze_excitation_backward(const Tensor& x, const Tensor& w1, const Tensor
     auto sum_over_images = [&](const Tensor& out, int64_t rows, int64_t cols, const double* left, int64_t lw,
                                const double* right, int64_t rw) {
       // out[i * cols + j] = sum_n left[n, i] * right[n, j] (left = nullptr: a plain sum of right over images).
+      // Images outermost so the inner loop runs along contiguous rows (each element still sums in image order).
       if (!out.defined()) return;
-      T* o = out.data<T>();
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < cols; ++j) {
-          double acc = 0;
-          for (int64_t n = 0; n < d.N; ++n) acc += (left ? left[n * lw + i] : 1.0) * right[n * rw + j];
-          o[i * cols + j] = static_cast<T>(acc);
+      std::vector<double> acc(static_cast<size_t>(rows * cols), 0.0);
+      for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t i = 0; i < rows; ++i) {
+          const double l = left ? left[n * lw + i] : 1.0;
+          const double* r = right + n * rw;
+          double* a = acc.data() + i * cols;
+          for (int64_t j = 0; j < cols; ++j) a[j] += l * r[j];
         }
+      T* o = out.data<T>();
+      for (int64_t i = 0; i < rows * cols; ++i) o[i] = static_cast<T>(acc[i]);
     };
     sum_over_images(gw1, d.C, d.R, S.data(), d.C, GZ1.data(), d.R);
     sum_over_images(gb1, 1, d.R, nullptr, 0, GZ1.data(), d.R);
