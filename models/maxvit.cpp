@@ -104,14 +104,12 @@ class MBConv : public Container {
     return y;
   }
 
-  // Squeeze-excitation: a per-channel gate from the globally pooled features. On a GPU the whole of it is one fused
-  // kernel forward and one backward (nn::squeeze_excitation); on the CPU the composition of its ops.
+  // Squeeze-excitation: a per-channel gate from the globally pooled features, as one fused op forward and one
+  // backward (nn::squeeze_excitation) on every device. (The composition of its ops, which the CPU used before,
+  // made three full-size temporaries in backward: the two products of mul's gradient and the gradient
+  // accumulation of h's two uses.)
   Tensor squeeze_excitation(const Tensor& h) {
-    if (h.device() != Device::cpu)
-      return nn::squeeze_excitation(h, fc1_->weight, *fc1_->bias, fc2_->weight, *fc2_->bias);
-    Tensor s = nn::global_avg_pool(h).reshape({h.size(0), 1, 1, h.size(3)});
-    s = nn::sigmoid(fc2_->forward(nn::silu(fc1_->forward(s))));
-    return nn::mul(h, s);
+    return nn::squeeze_excitation(h, fc1_->weight, *fc1_->bias, fc2_->weight, *fc2_->bias);
   }
 
   int64_t stride_;

@@ -1,7 +1,11 @@
 // matmul and linear with autograd, on OpenBLAS GEMMs on the CPU and cuBLAS (kernels::gemm_device) on a GPU device,
 // float32 only there. A 2-D operand that is a transposed view of a contiguous matrix is passed to the GEMM with its
 // transpose flag instead of being copied.
+#include <algorithm>
+
 #include "core/autograd.h"
+#include "core/thread_pool.h"
+#include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "nn/functional.h"
 
@@ -122,6 +126,34 @@ Tensor linear_bias_device(const Tensor& x2, const Tensor& w, const Tensor& b) {
   });
 }
 
+// linear with bias on the CPU: C starts as the bias rows and the GEMM adds x w^T with beta = 1 (no separate
+// add pass and output tensor, and OpenBLAS skips its beta = 0 zeroing of C); backward gb = column sums of g.
+Tensor linear_bias_cpu(const Tensor& x2, const Tensor& w, const Tensor& b) {
+  CAGE_CHECK(x2.dtype() == w.dtype() && w.dtype() == b.dtype(), "linear of ", describe(x2), " with weight ",
+             describe(w), " and bias ", describe(b));
+  const int64_t rows = x2.size(0), in = w.size(1), out_f = w.size(0);
+  Tensor y = Tensor::empty({rows, out_f}, x2.dtype(), Device::cpu);
+  Tensor bc = b.detach().contiguous();
+  GemmOperand X = as_operand(x2.detach()), W = as_operand(w.detach());
+  CAGE_DISPATCH_FLOAT(x2.dtype(), "linear", [&] {
+    using T = scalar_t;
+    const T* bp = bc.data<T>();
+    T* yp = y.data<T>();
+    parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(out_f, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::copy(bp, bp + out_f, yp + r * out_f);
+    });
+    if (in > 0 && rows > 0)  // y += x w^T: w (out, in) as stored is op(B) transposed
+      kernels::gemm<T>(X.trans, !W.trans, rows, out_f, in, T(1), X.keep.data<T>(), X.ld, W.keep.data<T>(), W.ld, T(1),
+                       yp, out_f);
+  });
+  Tensor xd = x2.detach(), wd = w.detach();
+  const bool gx = x2.requires_grad(), gw = w.requires_grad(), gb = b.requires_grad();
+  return record(y, "linear", {x2, w, b}, [=](const Tensor& g) {
+    return std::vector<Tensor>{gx ? mm(g, wd) : Tensor(), gw ? mm(g.transpose(0, 1), xd) : Tensor(),
+                               gb ? kernels::sum_to(g, {out_f}) : Tensor()};
+  });
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -154,6 +186,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   out_shape.back() = out_f;
   Tensor x2 = x.reshape({-1, in});
   if (b.defined() && x.device() != Device::cpu) return linear_bias_device(x2, w, b).reshape(out_shape);
+  if (b.defined() && x.dtype() == w.dtype() && w.dtype() == b.dtype()) return linear_bias_cpu(x2, w, b).reshape(out_shape);
   Tensor y = matmul(x2, w.transpose(0, 1));
   if (b.defined()) y = add(y, b);
   return y.reshape(out_shape);

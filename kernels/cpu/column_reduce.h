@@ -25,4 +25,18 @@ std::vector<double> column_reduce(int64_t rows, int64_t width, F&& body) {
   return total;
 }
 
+// Inside a column_reduce body: rows [r0, r1) added into acc[0 .. width) through short runs of 16 rows summed in T
+// (vectorised at T's full width; a double accumulator per element halves the lanes and converts every value),
+// each run then added to the double accumulator. add_row(r, run) adds row r's contributions into run.
+template <typename T, typename F>
+void add_rows_in_runs(int64_t r0, int64_t r1, int64_t width, double* acc, F&& add_row) {
+  constexpr int64_t kRun = 16;
+  std::vector<T> run(static_cast<size_t>(width));
+  for (int64_t b = r0; b < r1; b += kRun) {
+    std::fill(run.begin(), run.end(), T(0));
+    for (int64_t r = b; r < std::min(r1, b + kRun); ++r) add_row(r, run.data());
+    for (int64_t i = 0; i < width; ++i) acc[i] += static_cast<double>(run[i]);
+  }
+}
+
 }  // namespace cage::kernels

@@ -151,8 +151,9 @@ void conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tensor& w, con
     const int64_t P = s.Ho * s.Wo, rows = s.N * P;
     if (gb.defined()) {
       std::vector<double> sums = column_reduce(rows, s.Cout, [&](int64_t r0, int64_t r1, double* acc) {
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t c = 0; c < s.Cout; ++c) acc[c] += g[r * s.Cout + c];
+        add_rows_in_runs<T>(r0, r1, s.Cout, acc, [&](int64_t r, T* run) {
+          for (int64_t c = 0; c < s.Cout; ++c) run[c] += g[r * s.Cout + c];
+        });
       });
       for (int64_t c = 0; c < s.Cout; ++c) gb.data<T>()[c] = static_cast<T>(sums[c]);
     }

@@ -1,8 +1,11 @@
 // CPU element-wise kernels. The unary ops share one parallel loop; each op is a small functor with
 // forward f(x) and derivative df(x, y) (y = f(x)).
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/column_reduce.h"
 #include "kernels/cpu/vec_math.h"
 #include "kernels/elementwise.h"
 #include "kernels/dispatch.h"
@@ -154,6 +157,58 @@ void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   });
 }
 
+// sum_to for the shapes autograd produces (biases, per-channel scales, per-image gates): g seen as (P, R, Q)
+// with out as (P, Q), i.e. the reduced dimensions form one block. Deterministic and parallel: over P when there
+// are enough outer slices, else over a fixed number of row chunks of R whose double partials are added in
+// order. Returns false for other patterns (the serial loop of sum_to handles them).
+bool sum_to_blocked(const Tensor& g, const Tensor& out) {
+  const Shape& gs = g.shape();
+  const size_t d = gs.size(), lead = d - out.shape().size();
+  auto out_dim = [&](size_t i) { return i < lead ? int64_t{1} : out.shape()[i - lead]; };
+  // Dimensions of size 1 in g are neutral; the others are kept (out == g) or reduced (out == 1).
+  int phase = 0;  // 0: outer kept, 1: reduced, 2: inner kept
+  int64_t P = 1, R = 1, Q = 1;
+  for (size_t i = 0; i < d; ++i) {
+    if (gs[i] == 1) continue;
+    const bool reduced = out_dim(i) == 1;
+    if (reduced && phase == 0) phase = 1;
+    if (!reduced && phase == 1) phase = 2;
+    if (reduced && phase == 2) return false;
+    (phase == 0 ? P : phase == 1 ? R : Q) *= gs[i];
+  }
+  if (R <= 1) return false;  // nothing to reduce
+  CAGE_DISPATCH_FLOAT(g.dtype(), "sum_to", [&] {
+    using T = scalar_t;
+    const T* gp = g.data<T>();
+    T* op = out.data<T>();
+    // Rows [r0, r1) of slice p added into acc[0 .. Q), in T over short runs of rows then in double.
+    auto rows_into = [&](int64_t p, int64_t r0, int64_t r1, double* acc) {
+      add_rows_in_runs<T>(r0, r1, Q, acc, [&](int64_t r, T* run) {
+        const T* row = gp + (p * R + r) * Q;
+        for (int64_t i = 0; i < Q; ++i) run[i] += row[i];
+      });
+    };
+    if (P >= 4 * num_threads() || R < 64) {
+      parallel_for(0, P, 1, [&](int64_t p0, int64_t p1) {
+        std::vector<double> acc(static_cast<size_t>(Q));
+        for (int64_t p = p0; p < p1; ++p) {
+          std::fill(acc.begin(), acc.end(), 0.0);
+          rows_into(p, 0, R, acc.data());
+          for (int64_t i = 0; i < Q; ++i) op[p * Q + i] = static_cast<T>(acc[i]);
+        }
+      });
+      return;
+    }
+    for (int64_t p = 0; p < P; ++p) {
+      std::vector<double> total = column_reduce(R, Q, [&](int64_t r0, int64_t r1, double* acc) {
+        rows_into(p, r0, r1, acc);
+      });
+      for (int64_t i = 0; i < Q; ++i) op[p * Q + i] = static_cast<T>(total[i]);
+    }
+  });
+  return true;
+}
+
 }  // namespace
 
 void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
@@ -178,6 +233,7 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
   Shape st = broadcast_strides(out, g.shape());
   const Shape& gs = g.shape();
   int64_t d = static_cast<int64_t>(gs.size());
+  if (sum_to_blocked(gc, out)) return out;
   CAGE_DISPATCH_FLOAT(g.dtype(), "sum_to", [&] {
     const scalar_t* gp = gc.data<scalar_t>();
     scalar_t* op = out.data<scalar_t>();

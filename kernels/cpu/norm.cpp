@@ -1,6 +1,8 @@
 // CPU BatchNorm (NHWC, statistics per channel) and LayerNorm (per row), forward and backward.
 // Statistics accumulate in double; the normalisation itself runs in the tensor's dtype.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/column_reduce.h"
 #include "kernels/norm.h"
@@ -37,6 +39,8 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
     T* rv = running_var.defined() ? running_var.data<T>() : nullptr;
     if (training) {
       // Two passes (mean, then centred squares) keep the variance accurate when |mean| >> std.
+      // The statistics are float64 outputs (the GPU kernels are checked against them to ~1e-12), so they
+      // accumulate in double per element, unlike the float runs of the other column sums.
       std::vector<double> s = column_reduce(rows, C, [&](int64_t r0, int64_t r1, double* acc) {
         for (int64_t r = r0; r < r1; ++r)
           for (int64_t c = 0; c < C; ++c) acc[c] += xp[r * C + c];
@@ -88,7 +92,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
     const T* w = opt_data<T>(weight);
     const double* mean = mean_t.data<double>();
     const double* invstd = invstd_t.data<double>();
-    // sums[c] = sum gy, sums[C + c] = sum gy * xhat
+    // sums[c] = sum gy, sums[C + c] = sum gy * xhat, in double per element: float runs of 16 rows (as the other
+    // column sums use) drifted by ~1e-5 over 4e4 rows, beyond what the GPU kernels are checked against.
     std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t c = 0; c < C; ++c) {
@@ -183,12 +188,14 @@ void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
     const double* invstd = invstd_t.data<double>();
     if (gw.defined() || gb.defined()) {
       std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
-        for (int64_t r = r0; r < r1; ++r)
+        add_rows_in_runs<T>(r0, r1, 2 * C, acc, [&](int64_t r, T* run) {
+          const T m = static_cast<T>(mean[r]), is = static_cast<T>(invstd[r]);
           for (int64_t c = 0; c < C; ++c) {
-            double gv = g[r * C + c];
-            acc[c] += gv * (xp[r * C + c] - mean[r]) * invstd[r];
-            acc[C + c] += gv;
+            const T gv = g[r * C + c];
+            run[c] += gv * ((xp[r * C + c] - m) * is);
+            run[C + c] += gv;
           }
+        });
       });
       if (gw.defined())
         for (int64_t c = 0; c < C; ++c) gw.data<T>()[c] = static_cast<T>(sums[c]);
