@@ -46,23 +46,14 @@ void BM_gemm_bf16(benchmark::State& state) {
   state.SetLabel("M=" + std::to_string(M) + " K=" + std::to_string(K) + " N=" + std::to_string(N));
 }
 
-// Args: M, K, N.
-BENCHMARK(BM_gemm_bf16)
-    ->Args({3136, 64, 256})
-    ->Args({3136, 256, 64})
-    ->Args({784, 128, 512})
-    ->Args({196, 256, 1024})
-    ->Args({49, 512, 2048})
-    ->Args({1024, 1024, 1024})
-    ->Unit(benchmark::kMicrosecond)->UseRealTime();
-
-BENCHMARK(BM_gemm_f32)
-    ->Args({3136, 64, 256})
-    ->Args({3136, 256, 64})
-    ->Args({784, 128, 512})
-    ->Args({196, 256, 1024})
-    ->Args({49, 512, 2048})
-    ->Args({1024, 1024, 1024})
-    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+// Args: M, K, N at MaxViT-T's GEMM shapes (and a square one), the same list for both precisions.
+void maxvit_gemm_shapes(benchmark::internal::Benchmark* b) {
+  for (auto mkn : {std::vector<int64_t>{3136, 64, 256}, {3136, 256, 64}, {784, 128, 512}, {196, 256, 1024},
+                   {49, 512, 2048}, {1024, 1024, 1024}})
+    b->Args(mkn);
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+BENCHMARK(BM_gemm_bf16)->Apply(maxvit_gemm_shapes);
+BENCHMARK(BM_gemm_f32)->Apply(maxvit_gemm_shapes);
 
 }  // namespace
