@@ -87,20 +87,20 @@ class MBConv : public Container {
     const nn::BatchNorm2d& bn = *conv_b_.norm;
     const Tensor& w = conv_b_.conv->weight;
     const int64_t C = w.size(3);
-    std::vector<float> gamma = bn.weight.to_vector<float>(), beta = bn.bias.to_vector<float>();
-    std::vector<float> mean = bn.running_mean.to_vector<float>(), var = bn.running_var.to_vector<float>();
-    std::vector<float> scale(C), shift(C);
-    for (int64_t c = 0; c < C; ++c) {
-      const double sc = gamma[c] / std::sqrt(static_cast<double>(var[c]) + bn.eps);
-      scale[c] = static_cast<float>(sc);
-      shift[c] = static_cast<float>(beta[c] - mean[c] * sc);
+    // The BatchNorm's affine, built on the host once and kept on the device until the parameters change.
+    std::vector<uintptr_t> key = fold_key({&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var});
+    if (key != bn_affine_key_) {
+      std::vector<double> scale, shift;
+      bn_affine(bn, scale, shift);
+      bn_scale_ = Tensor::from_vector(std::vector<float>(scale.begin(), scale.end()), {C}).to(h.device());
+      bn_shift_ = Tensor::from_vector(std::vector<float>(shift.begin(), shift.end()), {C}).to(h.device());
+      bn_affine_key_ = std::move(key);
     }
     const Tensor x = h.contiguous();
     kernels::Conv2dShape s = kernels::conv2d_shape(x.shape(), w.shape(), stride_, 1, C);
     Tensor y = Tensor::empty({s.N, s.Ho, s.Wo, C}, DType::f32, x.device());
     kernels::depthwise_conv2d_bn_gelu_forward(s, x, w, conv_b_.conv->bias ? *conv_b_.conv->bias : Tensor(),
-                                              Tensor::from_vector(scale, {C}).to(x.device()),
-                                              Tensor::from_vector(shift, {C}).to(x.device()), y);
+                                              bn_scale_, bn_shift_, y);
     return y;
   }
 
@@ -207,6 +207,8 @@ class MBConv : public Container {
   }
 
   std::vector<uintptr_t> folded_key_;
+  std::vector<uintptr_t> bn_affine_key_;  // conv_b's BatchNorm as scale/shift on a GPU (depthwise_norm_gelu)
+  Tensor bn_scale_, bn_shift_;
   Tensor wa_, ba_, wb_, bb_;
   PackedCache pk_proj_, pk_a_, pk_c_;  // bf16 packings of proj_conv, wa_, conv_c
 };

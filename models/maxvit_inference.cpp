@@ -50,8 +50,9 @@ std::vector<uintptr_t> fold_key(std::initializer_list<const Tensor*> sources) {
 }
 
 void bn_affine(const nn::BatchNorm2d& bn, std::vector<double>& scale, std::vector<double>& shift) {
-  Tensor g = bn.weight.to(DType::f64), b = bn.bias.to(DType::f64);
-  Tensor m = bn.running_mean.to(DType::f64), v = bn.running_var.to(DType::f64);
+  // Read on the host whatever the device (a GPU model folds its BatchNorms here too).
+  Tensor g = bn.weight.to(Device::cpu).to(DType::f64), b = bn.bias.to(Device::cpu).to(DType::f64);
+  Tensor m = bn.running_mean.to(Device::cpu).to(DType::f64), v = bn.running_var.to(Device::cpu).to(DType::f64);
   const int64_t C = g.numel();
   scale.resize(C);
   shift.resize(C);

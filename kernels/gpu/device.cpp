@@ -142,8 +142,9 @@ class device_ops_impl final : public DeviceOps {
       check_cuda(cudaMemcpyAsync(target.raw_data(), host.raw_data(), host.numel() * dtype_size(host.dtype()),
                                  cudaMemcpyHostToDevice, stream()),
                  "copy to device");
+      // No wait: from pageable memory the copy is staged before cudaMemcpyAsync returns, so `host` may go now.
       if (!dst.is_contiguous()) copy_on_device(dst, target);
-      return check_cuda(cudaStreamSynchronize(stream()), "copy to device");  // `host` may be freed next
+      return;
     }
     // device -> host
     Tensor packed = src.is_contiguous() ? src : device_empty(src.shape(), src.dtype());
