@@ -1,10 +1,14 @@
 // One training step (forward + backward + AdamW) of MaxViT-T at 224x224, batch 8, and of the Fashion-MNIST
 // MaxViT (input 32, 0.75 M parameters) at batch 128, with cross-entropy on random labels. Weights from
-// torchvision's initialisation (seed 0): speed does not depend on the values.
+// torchvision's initialisation (seed 0): speed does not depend on the values. bf16:1 runs the step in bf16 mixed
+// precision (kernels::set_gemm_precision: GEMM operands in bf16, fp32 accumulation and everything else fp32);
+// skipped on CPUs without AVX-512 BF16.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 
+#include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "models/maxvit.h"
 #include "nn/functional.h"
 #include "train/optim.h"
@@ -12,6 +16,10 @@
 namespace {
 
 void train_steps(benchmark::State& state, const cage::models::MaxVitConfig& config, int64_t batch) {
+  const bool bf16 = state.range(1) != 0;
+  if (bf16 && !cage::kernels::bf16_gemm_supported()) return state.SkipWithError("CPU without AVX-512 BF16");
+  cage::kernels::GemmPrecisionScope scope(bf16 ? cage::kernels::GemmPrecision::bf16
+                                              : cage::kernels::GemmPrecision::fp32);
   cage::models::MaxVit model(config);
   model.init_weights(0);
   model.train();
@@ -47,12 +55,18 @@ void BM_TrainStepMaxVitT(benchmark::State& state) {
   c.stochastic_depth_prob = 0.0;  // the same work every step
   train_steps(state, c, state.range(0));
 }
-BENCHMARK(BM_TrainStepMaxVitT)->Arg(8)->ArgName("batch")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
+BENCHMARK(BM_TrainStepMaxVitT)
+    ->ArgsProduct({{8}, {0, 1}})
+    ->ArgNames({"batch", "bf16"})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
 
 // An RGB stem, as torchvision's MaxVit has: the comparison with PyTorch runs the same network.
 void BM_TrainStepFashion(benchmark::State& state) {
   train_steps(state, cage::models::fashion_mnist_config(3), state.range(0));
 }
-BENCHMARK(BM_TrainStepFashion)->Arg(128)->ArgName("batch")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
+BENCHMARK(BM_TrainStepFashion)
+    ->ArgsProduct({{128}, {0, 1}})
+    ->ArgNames({"batch", "bf16"})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 
 }  // namespace

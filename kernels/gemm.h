@@ -14,6 +14,28 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
           int64_t ldb, T beta, T* C, int64_t ldc);
 
+// Precision of float32 CPU GEMMs. bf16: mixed precision as PyTorch's CPU autocast does it for training: both
+// operands rounded to bfloat16 (nearest even), products accumulated and C written in float32
+// (kernels/gemm_bf16.h, AVX-512 BF16). Degenerate products (min(M, N, K) < 16: bias broadcasts and sums through a
+// ones vector) stay float32. Process-wide; set it before the work it applies to, not during. float64 GEMMs and the
+// inference fast path (its own switch, models::set_inference_precision) are not affected. Setting bf16 on a CPU
+// without AVX-512 BF16 throws an Error.
+enum class GemmPrecision { fp32, bf16 };
+void set_gemm_precision(GemmPrecision p);
+GemmPrecision gemm_precision();
+
+// Sets the GEMM precision for a scope and restores the previous one at its end.
+class GemmPrecisionScope {
+ public:
+  explicit GemmPrecisionScope(GemmPrecision p) : saved_(gemm_precision()) { set_gemm_precision(p); }
+  ~GemmPrecisionScope() { set_gemm_precision(saved_); }
+  GemmPrecisionScope(const GemmPrecisionScope&) = delete;
+  GemmPrecisionScope& operator=(const GemmPrecisionScope&) = delete;
+
+ private:
+  GemmPrecision saved_;
+};
+
 // Makes OpenBLAS single-threaded (the engine splits large GEMMs over its own pool); called by gemm().
 void gemm_sync_threads();
 

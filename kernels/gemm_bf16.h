@@ -1,4 +1,5 @@
-// bfloat16 GEMM for CPU inference on AVX-512 BF16 (vdpbf16ps), with the epilogues of kernels/fused.h.
+// bfloat16 GEMMs on AVX-512 BF16 (vdpbf16ps): for CPU inference with the epilogues of kernels/fused.h and weights
+// packed once (gemm_bf16_epilogue), and a general one packing both operands per call for training (gemm_bf16).
 //   C (M, N) fp32 = bf16(A) (M, K) @ bf16(B) (K, N) + bias, then GELU, then + residual.
 // A is float32 (activations), rounded to bfloat16 (nearest even) as the kernel reads it; B is packed once
 // (pack_bf16) into bf16 pairs of consecutive k, 16 columns per panel, the operand layout vdpbf16ps wants.
@@ -35,6 +36,14 @@ PackedBf16 pack_bf16(bool trans_b, int64_t K, int64_t N, const float* B, int64_t
 // in fp32: the squeeze-excitation gate, without a pass over A). Split over the thread pool.
 void gemm_bf16_epilogue(int64_t M, const float* A, int64_t lda, const PackedBf16& B, const float* bias, Act act,
                         const float* residual, int64_t ldr, float* C, int64_t ldc, const float* k_scale = nullptr);
+
+// General bf16 GEMM with the contract of kernels::gemm (kernels/gemm.h), single-threaded, for training:
+// C = alpha * bf16(op(A)) @ bf16(op(B)) + beta * C with fp32 accumulation (beta = 0: C is not read). Both operands
+// are rounded and packed per call, in blocks of 384 k (weights change every step, so nothing is cached).
+// kernels::gemm<float> calls it when set_gemm_precision(GemmPrecision::bf16) is in effect and splits it over
+// the thread pool. Throws an Error on CPUs without AVX-512 BF16.
+void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+               const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // Rows of A rounded to bf16 and back to float32, as the kernel sees them (for tests).
 std::vector<float> round_to_bf16(const float* x, int64_t n);

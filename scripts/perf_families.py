@@ -6,12 +6,14 @@ TIME is passed to `perf report --time`, e.g. 50%-100% for the second half of the
 benchmark whose first part is model initialisation and the cold warm-up step).
 Prints each family's share of the samples and its size in "units": samples divided by those of OpenBLAS's
 SGEMM kernel, whose work (the model's GEMM FLOPs) does not change with the engine's other code, so units
-compare profiles taken under different machine load. Families are matched on symbol names, first match wins.
+compare profiles taken under different machine load (a bf16 mixed-precision profile has no SGEMM: shares only). Families are matched on symbol names, first match wins.
 """
 import subprocess, sys, re, collections
 fams = [
  ("OpenBLAS SGEMM kernel", r"sgemm_kernel"),
  ("OpenBLAS packing", r"sgemm_.*copy"),
+ ("bf16 GEMM micro kernel", r"micro<"),
+ ("bf16 GEMM packing / rounding", r"pack_kmajor|pack_kcontig|convert_rows|gemm_bf16"),
  ("squeeze-excitation (fused op)", r"squeeze|gate|dgemm"),
  ("attention (softmax, products, gathers)", r"probabilities|attention|backward_impl|forward_impl|gemm_rows|small_gemm"),
  ("GELU forward + backward", r"unary_(forward|backward)"),
@@ -43,6 +45,6 @@ for line in out.splitlines():
         if re.search(rx, sym if rx.startswith("^") else m.group(3)):
             tot[n]+=p; break
     else: tot["other"]+=p
-unit = tot["OpenBLAS SGEMM kernel"]
-for n,v in tot.items(): print(f"{n:48s} {v:6.1f}%  {v/unit:6.3f}")
-print(f"{'total units':48s} {100/unit:6.3f}")
+unit = tot["OpenBLAS SGEMM kernel"]  # 0 when every GEMM ran in bf16: shares only
+for n,v in tot.items(): print(f"{n:48s} {v:6.1f}%  " + (f"{v/unit:6.3f}" if unit else "-"))
+if unit: print(f"{'total units':48s} {100/unit:6.3f}")

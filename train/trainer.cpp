@@ -11,6 +11,8 @@
 
 #include "core/autograd.h"
 #include "core/safetensors.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "models/checkpoint.h"
 #include "nn/functional.h"
 #include "train/metrics.h"
@@ -43,6 +45,7 @@ std::string TrainConfig::to_json() const {
                               {"init", init},
                               {"data", data},
                               {"device", device_name(device)},
+                              {"precision", precision},
                               {"model", nlohmann::ordered_json::parse(model.to_json())}};
   return j.dump(2);
 }
@@ -75,6 +78,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.init = j.at("init");
     c.data = j.at("data");
     c.device = parse_device(j.value("device", std::string("cpu")));
+    c.precision = j.value("precision", std::string("fp32"));
     c.model = models::MaxVitConfig::from_json(j.at("model").dump());
   } catch (const nlohmann::json::exception& e) {
     fail("training config: ", e.what());
@@ -162,9 +166,20 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> train_
   fs::create_directories(run_dir_);
   if (resume) {
     TrainConfig saved = TrainConfig::from_json(read_file(fs::path(run_dir_) / "config.json"));
-    config_ = saved;  // a resumed run continues with exactly its own configuration
+    // A resumed run continues with its own configuration; only where it runs and the GEMM precision may change.
+    saved.device = config_.device;
+    saved.precision = config_.precision;
+    config_ = saved;
   } else {
     write_file_atomic(fs::path(run_dir_) / "config.json", config_.to_json());
+  }
+  CAGE_CHECK(config_.precision == "fp32" || config_.precision == "bf16", "precision '", config_.precision,
+             "' (fp32 or bf16)");
+  if (config_.precision == "bf16") {
+    CAGE_CHECK(config_.device == Device::cpu, "bf16 mixed precision is implemented for the CPU only (device ",
+               device_name(config_.device), "); use fp32");
+    CAGE_CHECK(kernels::bf16_gemm_supported(), "bf16 mixed precision needs a CPU with AVX-512 BF16 (avx512_bf16); ",
+               "this one has none: use fp32");
   }
   dropout_rng_ = Philox(config_.seed, 2);
   loss_.protocol = parse_protocol(config_.mode);
@@ -349,9 +364,14 @@ TrainResult Trainer::run(int64_t max_steps) {
     while (loader.next(b)) {
       to_device(b, config_.device);
       schedule.apply(*optimizer_, global_step_);
-      Tensor loss = protocol_loss(loss_, model_->forward(b.images), b);
-      optimizer_->zero_grad();
-      loss.backward();
+      Tensor loss;
+      {  // forward and backward GEMMs in the configured precision; evaluation and the optimizer stay fp32
+        kernels::GemmPrecisionScope precision(config_.precision == "bf16" ? kernels::GemmPrecision::bf16
+                                                                          : kernels::GemmPrecision::fp32);
+        loss = protocol_loss(loss_, model_->forward(b.images), b);
+        optimizer_->zero_grad();
+        loss.backward();
+      }
       optimizer_->step();
       double l = loss.item();
       CAGE_CHECK(std::isfinite(l), "the loss became ", l, " at epoch ", epoch + 1, " step ", step + 1,

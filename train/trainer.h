@@ -38,6 +38,7 @@ struct TrainConfig {
   std::string init;                   // a .pth / .safetensors to start from ("" = fresh initialisation)
   std::string data;                   // how the dataset was given (for the record)
   Device device = Device::cpu;        // where the model, batches and optimizer state live (kernels/device.h)
+  std::string precision = "fp32";     // fp32 | bf16: the training step's GEMMs in bf16 mixed precision (CPU only)
   models::MaxVitConfig model;
 
   std::string to_json() const;

@@ -6,12 +6,15 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <type_traits>
 
+#include "core/error.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
+#include "kernels/gemm_bf16.h"
 
 namespace cage::kernels {
 
@@ -22,24 +25,39 @@ void gemm_sync_threads() {
 
 namespace {
 
+std::atomic<GemmPrecision> g_precision{GemmPrecision::fp32};
+
+// One serial GEMM: OpenBLAS, or the bf16 kernel when `bf16` (decided once per gemm() call, on its full shape).
 template <typename T>
 void blas(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb,
-          T beta, T* C, int64_t ldc) {
-  if constexpr (std::is_same_v<T, float>)
+          T beta, T* C, int64_t ldc, bool bf16) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16) return gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
                 B, ldb, beta, C, ldc);
-  else
+  } else {
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
                 B, ldb, beta, C, ldc);
+  }
 }
 
 }  // namespace
+
+void set_gemm_precision(GemmPrecision p) {
+  CAGE_CHECK(p == GemmPrecision::fp32 || bf16_gemm_supported(),
+             "bf16 mixed precision needs a CPU with AVX-512 BF16 (avx512_bf16); use fp32");
+  g_precision.store(p);
+}
+
+GemmPrecision gemm_precision() { return g_precision.load(); }
 
 template <typename T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb,
           T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   gemm_sync_threads();
+  const bool bf16 = std::is_same_v<T, float> && g_precision.load(std::memory_order_relaxed) == GemmPrecision::bf16 &&
+                    std::min({M, N, K}) >= 16;
   const double flops = 2.0 * M * N * K;
   const int threads = num_threads();
   // Weight-gradient shapes (K = batch x pixels much larger than M and N): split K in two halves, the second
@@ -53,11 +71,11 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
     parallel_for(0, 2, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         if (p == 0) {
-          blas(ta, tb, M, N, k0, alpha, A, lda, B, ldb, beta, C, ldc);
+          blas(ta, tb, M, N, k0, alpha, A, lda, B, ldb, beta, C, ldc, bf16);
         } else {
           const T* a = ta ? A + k0 * lda : A + k0;
           const T* b = tb ? B + k0 : B + k0 * ldb;
-          blas(ta, tb, M, N, K - k0, alpha, a, lda, b, ldb, T(0), c2, N);
+          blas(ta, tb, M, N, K - k0, alpha, a, lda, b, ldb, T(0), c2, N, bf16);
         }
       }
     });
@@ -68,7 +86,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
     return;
   }
   if (threads == 1 || flops < 4e6) {
-    blas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bf16);
     return;
   }
   // Row panels of C need rows of op(A): A's row i is at A + i*lda (no transpose) or column i (transpose).
@@ -78,7 +96,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
       for (int64_t p = p0; p < p1; ++p) {
         int64_t r0 = M * p / parts, r1 = M * (p + 1) / parts;
         const T* a = ta ? A + r0 : A + r0 * lda;
-        blas(ta, tb, r1 - r0, N, K, alpha, a, lda, B, ldb, beta, C + r0 * ldc, ldc);
+        blas(ta, tb, r1 - r0, N, K, alpha, a, lda, B, ldb, beta, C + r0 * ldc, ldc, bf16);
       }
     });
   } else {
@@ -87,7 +105,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
       for (int64_t p = p0; p < p1; ++p) {
         int64_t c0 = N * p / parts, c1 = N * (p + 1) / parts;
         const T* b = tb ? B + c0 * ldb : B + c0;
-        blas(ta, tb, M, c1 - c0, K, alpha, A, lda, b, ldb, beta, C + c0, ldc);
+        blas(ta, tb, M, c1 - c0, K, alpha, A, lda, b, ldb, beta, C + c0, ldc, bf16);
       }
     });
   }

@@ -119,11 +119,19 @@ struct Epilogue {
   int64_t ldr = 0;
 };
 
-// c (MR rows, 16 * NV columns of which ncols are stored, row stride ldc) (+)= a (MR rows, row stride Kp
-// bf16) x the B panels b0, b1 over kpairs pairs of k; then the epilogue ep if ep.on.
+// A's rows as the micro kernel reads them: the pair (k = 2p, 2p + 1) of row i is the 32 bits at
+// base + i * row + p * pair (in bf16 elements). Row-major rounded rows: row = row stride, pair = 2; panels of
+// 16 rows packed like B: row = 2, pair = 32.
+struct ALayout {
+  int64_t row, pair;
+};
+
+// c (MR rows, 16 * NV columns of which ncols are stored, row stride ldc) = alpha * a x [b0 b1] + beta * c over
+// kpairs pairs of k (beta = 0: c is not read), a (MR rows, layout al) and the B panels b0, b1; then the
+// epilogue ep if ep.on.
 template <int MR, int NV>
-CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, int64_t Kp, const uint16_t* b0, const uint16_t* b1,
-                            float* c, int64_t ldc, bool accumulate, int64_t ncols, const Epilogue& ep) {
+CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, ALayout al, const uint16_t* b0, const uint16_t* b1,
+                            float* c, int64_t ldc, float alpha, float beta, int64_t ncols, const Epilogue& ep) {
   __m512 acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
@@ -133,7 +141,7 @@ CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, int64_t Kp, const
     if constexpr (NV > 1) bv[1] = (__m512bh)_mm512_load_si512(b1 + p * 32);
     for (int i = 0; i < MR; ++i) {
       int32_t pair;
-      std::memcpy(&pair, a + i * Kp + 2 * p, 4);
+      std::memcpy(&pair, a + i * al.row + p * al.pair, 4);
       const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
       for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av, bv[j]);
     }
@@ -146,8 +154,11 @@ CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, int64_t Kp, const
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) {
       float* cp = c + i * ldc + 16 * j;
-      __m512 v = acc[i][j];
-      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], cp));
+      __m512 v = alpha == 1.0f ? acc[i][j] : _mm512_mul_ps(acc[i][j], _mm512_set1_ps(alpha));
+      if (beta == 1.0f)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], cp));
+      else if (beta != 0.0f)
+        v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[j], cp), _mm512_set1_ps(beta), v);
       if (ep.on) {
         if (ep.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], ep.bias + 16 * j));
         if (ep.gelu) v = gelu_v(v);
@@ -157,8 +168,8 @@ CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, int64_t Kp, const
     }
 }
 
-using MicroFn = void (*)(int64_t, const uint16_t*, int64_t, const uint16_t*, const uint16_t*, float*, int64_t, bool,
-                         int64_t, const Epilogue&);
+using MicroFn = void (*)(int64_t, const uint16_t*, ALayout, const uint16_t*, const uint16_t*, float*, int64_t, float,
+                         float, int64_t, const Epilogue&);
 
 template <int... I>
 constexpr std::array<std::array<MicroFn, 2>, kMR> micro_table(std::integer_sequence<int, I...>) {
@@ -191,9 +202,63 @@ void tile(int64_t r0, int64_t rows, int64_t p0, int64_t np, const float* A, int6
           ep.residual = residual ? residual + (r0 + i) * ldr + 16 * jp : nullptr;
           ep.ldr = ldr;
         }
-        kMicro[mr - 1][nv - 1](kpairs, abuf.data() + i * Kp + kb, Kp, b0, b1, C + (r0 + i) * ldc + 16 * jp, ldc,
-                               kb > 0, ncols, ep);
+        kMicro[mr - 1][nv - 1](kpairs, abuf.data() + i * Kp + kb, ALayout{Kp, 2}, b0, b1,
+                               C + (r0 + i) * ldc + 16 * jp, ldc, 1.0f, kb > 0 ? 1.0f : 0.0f, ncols, ep);
       }
+    }
+  }
+}
+
+// Growable scratch whose data() is 64-byte aligned (the micro kernel loads B panels with aligned loads).
+struct AlignedBuf {
+  std::vector<uint16_t> v;
+  uint16_t* get(int64_t n) {
+    if (static_cast<int64_t>(v.size()) < n + 32) v.resize(n + 32);
+    return v.data() + (64 - reinterpret_cast<uintptr_t>(v.data()) % 64) % 64 / 2;
+  }
+};
+
+// Rows [0, kc) of a k-major matrix (row k at src + k * ld, columns [0, cols) contiguous) to panels of 16 columns
+// of bf16 pairs: panel q at dst + q * kcp * 16, pair p at + 32 p, column c at + 2 c (+ 1 for the odd k); zeros
+// past kc and cols. Two rows at a time: round both (vcvtne2ps2bf16), then interleave their 16-bit halves.
+CAGE_BF16_TARGET void pack_kmajor(const float* src, int64_t ld, int64_t kc, int64_t kcp, int64_t cols,
+                                  uint16_t* dst) {
+  alignas(64) static constexpr uint16_t kInterleave[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                                           21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                                           11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i idx = _mm512_load_si512(kInterleave);
+  const int64_t panels = (cols + 15) / 16;
+  for (int64_t p = 0; p < kcp / 2; ++p) {
+    const float* r0 = src + 2 * p * ld;
+    const bool odd = 2 * p + 1 < kc;
+    for (int64_t q = 0; q < panels; ++q) {
+      const int64_t n = std::min<int64_t>(16, cols - 16 * q);
+      const __mmask16 m = static_cast<__mmask16>(n == 16 ? 0xffff : (1u << n) - 1);
+      const __m512 x0 = _mm512_maskz_loadu_ps(m, r0 + 16 * q);
+      const __m512 x1 = odd ? _mm512_maskz_loadu_ps(m, r0 + ld + 16 * q) : _mm512_setzero_ps();
+      const __m512i v = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+      _mm512_store_si512(dst + q * kcp * 16 + p * 32, v);
+    }
+  }
+}
+
+// The same panels from a k-contiguous matrix (column n of the operand is src + n * ld, k contiguous): each
+// column's pairs are rounded 16 at a time and spread over the panel's pair rows.
+CAGE_BF16_TARGET void pack_kcontig(const float* src, int64_t ld, int64_t kc, int64_t kcp, int64_t cols,
+                                   uint16_t* dst) {
+  const int64_t panels = (cols + 15) / 16;
+  if (cols % 16) std::memset(dst + (panels - 1) * kcp * 16, 0, kcp * 16 * sizeof(uint16_t));
+  alignas(64) uint32_t pairs[16];
+  for (int64_t n = 0; n < cols; ++n) {
+    const float* row = src + n * ld;
+    uint32_t* out = reinterpret_cast<uint32_t*>(dst + (n / 16) * kcp * 16) + n % 16;
+    for (int64_t k = 0; k < kc; k += 32) {
+      const int64_t c = std::min<int64_t>(32, kc - k);
+      const __mmask16 lo = static_cast<__mmask16>(c >= 16 ? 0xffff : (1u << c) - 1);
+      const __mmask16 hi = static_cast<__mmask16>(c <= 16 ? 0 : c >= 32 ? 0xffff : (1u << (c - 16)) - 1);
+      _mm512_store_si512(pairs, (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, row + k + 16),
+                                                             _mm512_maskz_loadu_ps(lo, row + k)));
+      for (int64_t j = 0; j < (c + 1) / 2; ++j) out[(k / 2 + j) * 16] = pairs[j];
     }
   }
 }
@@ -250,6 +315,49 @@ void gemm_bf16_epilogue(int64_t M, const float* A, int64_t lda, const PackedBf16
   };
   if (threads == 1 || 2.0 * M * N * B.K < 1e6) return body(0, tasks);
   parallel_for(0, tasks, 1, body);
+}
+
+void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  CAGE_CHECK(bf16_gemm_supported(), "bf16 GEMMs need a CPU with AVX-512 BF16 (avx512_bf16); use fp32");
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t j = 0; j < N; ++j) C[r * ldc + j] = beta == 0.0f ? 0.0f : beta * C[r * ldc + j];
+    return;
+  }
+  thread_local AlignedBuf bbuf, abuf;
+  const int64_t panels = (N + 15) / 16;
+  const Epilogue none;
+  for (int64_t kb = 0; kb < K; kb += kKC) {
+    const int64_t kc = std::min(kKC, K - kb), kcp = (kc + 1) / 2 * 2;
+    uint16_t* bp = bbuf.get(panels * kcp * 16);
+    if (tb)
+      pack_kcontig(B + kb, ldb, kc, kcp, N, bp);
+    else
+      pack_kmajor(B + kb * ldb, ldb, kc, kcp, N, bp);
+    const float bt = kb == 0 ? beta : 1.0f;  // later K blocks add to what the earlier ones stored
+    for (int64_t m0 = 0; m0 < M; m0 += kMC) {
+      const int64_t mc = std::min(kMC, M - m0);
+      uint16_t* ap = abuf.get((mc + 15) / 16 * 16 * kcp);
+      if (ta)
+        pack_kmajor(A + kb * lda + m0, lda, kc, kcp, mc, ap);
+      else
+        convert_rows(mc, kc, kcp, A + m0 * lda + kb, lda, nullptr, ap);
+      const ALayout al = ta ? ALayout{2, 32} : ALayout{kcp, 2};
+      for (int64_t jp = 0; jp < panels; jp += 2) {
+        const int nv = static_cast<int>(std::min<int64_t>(2, panels - jp));
+        const int64_t ncols = std::min<int64_t>(16 * nv, N - 16 * jp);
+        const uint16_t* b0 = bp + jp * kcp * 16;
+        for (int64_t i = 0; i < mc; i += kMR) {
+          const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - i));
+          const uint16_t* a = ta ? ap + (i / 16) * kcp * 16 + (i % 16) * 2 : ap + i * kcp;
+          kMicro[mr - 1][nv - 1](kcp / 2, a, al, b0, b0 + kcp * 16, C + (m0 + i) * ldc + 16 * jp, ldc, alpha, bt,
+                                 ncols, none);
+        }
+      }
+    }
+  }
 }
 
 std::vector<float> round_to_bf16(const float* x, int64_t n) {

@@ -21,14 +21,7 @@
 namespace cage::test {
 namespace {
 
-Tensor nchw_to_nhwc(const Tensor& t) { return t.dim() == 4 ? t.permute({0, 2, 3, 1}).contiguous() : t; }
 Tensor nhwc_to_nchw(const Tensor& t) { return t.dim() == 4 ? t.permute({0, 3, 1, 2}).contiguous() : t; }
-
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.detach().to(DType::f64).to_vector<double>()) m = std::max(m, std::fabs(v));
-  return m;
-}
 
 // Forward outputs are O(1): the bound scales with the reference's magnitude (README: f32 error ~1e-6 of it).
 ::testing::AssertionResult check_output(const std::string& bundle, const std::string& name, const Tensor& ours,
@@ -40,10 +33,6 @@ double max_abs(const Tensor& t) {
   return allclose(ours, ref, atol, 0);
 }
 
-std::vector<std::pair<std::string, Tensor>> load_checkpoint(const Bundle& b) {
-  std::string ckpt = (std::filesystem::path(b.path).parent_path() / b.file.meta("checkpoint")).string();
-  return load_pth(ckpt).tensors;
-}
 
 TEST(MaxVitReference, BundlesExist) {
   size_t n = bundles_of_kind("forward").size() + bundles_of_kind("train_step").size() +
@@ -116,20 +105,6 @@ TEST_P(MaxVitBundles, Splitmix) {
       EXPECT_TRUE(check_output(b.name, key + "_img0", nhwc_to_nchw(seen[key]).slice(0, 0, 1), b.file.get(key + "_img0"), 1e-5));
     }
   }
-}
-
-// Loss of a train_step bundle: "combined" = CE_w(logits[:, :K], labels) + alpha * MSE(logits[:, K:K+2], va).
-Tensor bundle_loss(const Bundle& b, const nlohmann::json& ts, const Tensor& logits) {
-  const std::string kind = ts.at("loss").get<std::string>();
-  const int64_t K = ts.at("num_classes").get<int64_t>();
-  const Device d = logits.device();
-  const Tensor labels = b.file.get(ts.at("labels").get<std::string>()).to(d);
-  Tensor weights = ts.contains("class_weights") ? b.file.get(ts.at("class_weights").get<std::string>()).to(d) : Tensor();
-  Tensor ce = nn::cross_entropy(logits.slice(1, 0, K), labels, weights);
-  if (kind == "discrete") return ce;
-  CAGE_CHECK(kind == "combined", b.name, ": unknown loss '", kind, "'");
-  Tensor mse = nn::mse_loss(logits.slice(1, K, K + 2), b.file.get(ts.at("va_targets").get<std::string>()).to(d));
-  return nn::add(ce, nn::scale(mse, ts.at("alpha").get<double>()));
 }
 
 TEST_P(MaxVitBundles, TrainStep) {

@@ -8,6 +8,8 @@
 
 #include "data/dataset.h"
 #include "data/idx.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "models/checkpoint.h"
 #include "support/test_support.h"
 #include "train/trainer.h"
@@ -57,31 +59,33 @@ fs::path fresh_dir(const std::string& name) {
   return d;
 }
 
-TEST(Trainer, ResumeFollowsTheSameTrajectory) {
-  if (!fs::exists(std::string(data::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz"))
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+// Trains straight and with two interruptions in `precision`; returns the straight run's final weights.
+std::vector<std::pair<std::string, Tensor>> check_resume(const std::string& precision) {
   auto ds = tiny_fashion();
+  TrainConfig config = tiny_config();
+  config.precision = precision;
   fs::path straight = fresh_dir("straight"), split = fresh_dir("split");
-  Trainer a(tiny_config(), ds, straight.string(), false);
+  Trainer a(config, ds, straight.string(), false);
   TrainResult ra = a.run();
   EXPECT_FALSE(ra.interrupted);
   EXPECT_EQ(ra.epochs_done, 2);
 
   // Stopped in the middle of epoch 1 (8 batches per epoch), then resumed twice: mid-epoch and at an epoch end.
   {
-    Trainer b(tiny_config(), ds, split.string(), false);
+    Trainer b(config, ds, split.string(), false);
     EXPECT_TRUE(b.run(3).interrupted);
   }
   {
-    Trainer b(tiny_config(), ds, split.string(), true);
+    Trainer b(config, ds, split.string(), true);
     EXPECT_TRUE(b.run(8).interrupted);
   }
-  Trainer c(tiny_config(), ds, split.string(), true);
+  Trainer c(config, ds, split.string(), true);
   TrainResult rc = c.run();
   EXPECT_FALSE(rc.interrupted);
 
   auto sa = a.model().state_dict(), sc = c.model().state_dict();
-  ASSERT_EQ(sa.size(), sc.size());
+  EXPECT_EQ(sa.size(), sc.size());
+  if (sa.size() != sc.size()) return sa;
   for (size_t i = 0; i < sa.size(); ++i)
     EXPECT_TRUE(test::allclose(sc[i].second, sa[i].second, 0, 0)) << sa[i].first;
 
@@ -94,8 +98,48 @@ TEST(Trainer, ResumeFollowsTheSameTrajectory) {
   // best.safetensors is a plain checkpoint that the other tools load.
   models::LoadedWeights w = models::load_weights((straight / "best.safetensors").string());
   EXPECT_EQ(w.config.num_classes, 10);
+  std::ifstream cj(straight / "config.json");
+  const std::string config_text((std::istreambuf_iterator<char>(cj)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(TrainConfig::from_json(config_text).precision, precision);
   fs::remove_all(straight);
   fs::remove_all(split);
+  return sa;
+}
+
+bool have_fashion() { return fs::exists(std::string(data::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz"); }
+
+TEST(Trainer, ResumeFollowsTheSameTrajectory) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  check_resume("fp32");
+}
+
+// bf16 mixed precision (GEMM operands in bf16): deterministic as well, recorded in config.json, restored to
+// fp32 outside the training step, really applied (the weights differ from the fp32 run's), and refused off the CPU.
+TEST(Trainer, Bf16MixedPrecisionResumesAndIsApplied) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  auto w16 = check_resume("bf16");
+  EXPECT_EQ(kernels::gemm_precision(), kernels::GemmPrecision::fp32);
+  auto w32 = check_resume("fp32");
+  ASSERT_EQ(w16.size(), w32.size());
+  int differ = 0;
+  double worst = 0;
+  for (size_t i = 0; i < w16.size(); ++i) {
+    if (w16[i].second.dtype() != DType::f32) continue;
+    differ += !test::allclose(w16[i].second, w32[i].second, 0, 0);
+    worst = std::max(worst, test::compare(w16[i].second, w32[i].second, 0, 0).max_abs);
+  }
+  EXPECT_GT(differ, 0) << "bf16 training gave the fp32 weights bit for bit: the precision was not applied";
+  std::printf("[bf16 training] %d of %zu tensors differ from the fp32 run, max abs difference %.3g\n", differ,
+              w16.size(), worst);
+
+  TrainConfig config = tiny_config();
+  config.precision = "bf16";
+  config.device = Device::emu;
+  EXPECT_THROW(Trainer(config, tiny_fashion(), fresh_dir("bf16_emu").string(), false), Error);
+  config.device = Device::cpu;
+  config.precision = "fp16";
+  EXPECT_THROW(Trainer(config, tiny_fashion(), fresh_dir("fp16").string(), false), Error);
 }
 
 }  // namespace
