@@ -1,0 +1,19 @@
+// Element-wise and depthwise kernels of the bf16 CPU inference path (raw pointers, CPU memory only, AVX-512:
+// callers check bf16_gemm_supported()). Same contracts as their fp32 twins in kernels/fused.h, but GELU is the
+// piecewise-cubic gelu_bf16_v of kernels/cpu/bf16_math.h (max |error| ~3e-6): every output here is rounded to
+// bf16 by the next GEMM, whose relative error (up to 2e-3) dwarfs it. The fp32 path keeps kernels/fused.h.
+//   depthwise_bias_gelu_bf16: depthwise conv + bias + GELU (+ the squeeze-excitation's pooled means), with
+//                             the 16-channel accumulators of four output pixels in registers.
+//   gelu_bf16:                y = GELU(x) (y may be x).
+#pragma once
+#include <cstdint>
+
+namespace cage::kernels {
+
+void depthwise_bias_gelu_bf16(int64_t N, int64_t H, int64_t W, int64_t C, int64_t KH, int64_t KW, int64_t stride,
+                              int64_t padding, const float* x, const float* w, const float* bias, float* y,
+                              float* pooled);
+
+void gelu_bf16(const float* x, float* y, int64_t n);
+
+}  // namespace cage::kernels

@@ -1,0 +1,110 @@
+// The bf16 inference path's own GELU and depthwise kernels (kernels/fused_bf16.h): the piecewise-cubic GELU
+// against GELU in double with std::erf over a dense grid and far into the tails, and the depthwise conv + bias +
+// GELU (+ pooled means) against a double reference at odd sizes, strides and borders.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+#include "core/philox.h"
+#include "kernels/fused_bf16.h"
+#include "kernels/gemm_bf16.h"
+
+namespace cage::test {
+namespace {
+
+double gelu_double(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+
+TEST(Bf16Math, GeluAgainstDoubleErf) {
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  // Every float in [-12, 12] with step 2^-17 (3.1M values, all piece boundaries several times over), then
+  // powers of two and their neighbours out to 2^100 on both sides.
+  std::vector<float> x;
+  for (int64_t i = -12 * (1 << 17); i <= 12 * (1 << 17); ++i) x.push_back(std::ldexp(float(i), -17));
+  for (int e = -40; e <= 100; ++e)
+    for (float m : {1.0f, 1.0f + 0x1p-23f, 1.5f, 1.9999999f})
+      for (float s : {1.0f, -1.0f}) x.push_back(s * std::ldexp(m, e));
+  x.push_back(std::numeric_limits<float>::max());
+  x.push_back(-std::numeric_limits<float>::max());
+  std::vector<float> y(x.size());
+  kernels::gelu_bf16(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  double worst_small = 0, worst_rel = 0, at = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double ref = gelu_double(x[i]), err = std::fabs(double(y[i]) - ref);
+    ASSERT_TRUE(std::isfinite(y[i])) << "x = " << x[i];
+    if (std::fabs(x[i]) <= 12 && err > worst_small) worst_small = err, at = x[i];
+    // Beyond the pieces GELU is x or 0: relative to 1 + |x| the error is float rounding.
+    worst_rel = std::max(worst_rel, err / (1.0 + std::fabs(double(x[i]))));
+  }
+  std::printf("[bf16 gelu] max |error| %.3g on |x| <= 12 (at x = %.6g), max |error| / (1 + |x|) %.3g overall\n",
+              worst_small, at, worst_rel);
+  EXPECT_LT(worst_small, 5e-6);  // measured 3.2e-6
+  EXPECT_LT(worst_rel, 2e-6);    // measured 1.6e-6 (at small x), float rounding of x beyond
+  const float specials[] = {0.0f, -0.0f, std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN()};
+  float out[4];
+  kernels::gelu_bf16(specials, out, 4);
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[1], 0.0f);
+  EXPECT_EQ(out[2], std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(out[3]));
+}
+
+TEST(Bf16Math, DepthwiseAgainstDouble) {
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  struct Case {
+    int64_t N, H, W, C, K, stride, padding;
+  };
+  const Case cases[] = {{2, 7, 9, 20, 3, 1, 1},  {1, 8, 8, 48, 3, 2, 1}, {1, 9, 11, 17, 3, 2, 1},
+                        {3, 2, 2, 5, 3, 1, 1},   {1, 1, 1, 16, 3, 1, 1}, {1, 12, 13, 33, 5, 1, 2},
+                        {1, 6, 14, 32, 3, 1, 0}, {1, 56, 56, 64, 3, 1, 1}};
+  uint64_t seed = 7;
+  for (const Case& c : cases) {
+    Philox g(seed++, 3);
+    const int64_t Ho = (c.H + 2 * c.padding - c.K) / c.stride + 1, Wo = (c.W + 2 * c.padding - c.K) / c.stride + 1;
+    std::vector<float> x(c.N * c.H * c.W * c.C), w(c.K * c.K * c.C), b(c.C);
+    for (auto& v : x) v = static_cast<float>(g.normal());
+    for (auto& v : w) v = static_cast<float>(0.5 * g.normal());
+    for (auto& v : b) v = static_cast<float>(0.5 * g.normal());
+    std::vector<float> y(c.N * Ho * Wo * c.C, std::numeric_limits<float>::quiet_NaN()), pooled(c.N * c.C);
+    kernels::depthwise_bias_gelu_bf16(c.N, c.H, c.W, c.C, c.K, c.K, c.stride, c.padding, x.data(), w.data(), b.data(),
+                                      y.data(), pooled.data());
+    double worst = 0, worst_pool = 0;
+    std::vector<double> pool_ref(c.N * c.C, 0.0);
+    for (int64_t n = 0; n < c.N; ++n)
+      for (int64_t oh = 0; oh < Ho; ++oh)
+        for (int64_t ow = 0; ow < Wo; ++ow)
+          for (int64_t ch = 0; ch < c.C; ++ch) {
+            double s = b[ch], mag = std::fabs(b[ch]);
+            for (int64_t kh = 0; kh < c.K; ++kh)
+              for (int64_t kw = 0; kw < c.K; ++kw) {
+                const int64_t ih = oh * c.stride - c.padding + kh, iw = ow * c.stride - c.padding + kw;
+                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                const double p = double(x[((n * c.H + ih) * c.W + iw) * c.C + ch]) * w[(kh * c.K + kw) * c.C + ch];
+                s += p;
+                mag += std::fabs(p);
+              }
+            const double ref = gelu_double(s);
+            pool_ref[n * c.C + ch] += ref / double(Ho * Wo);
+            // fp32 summation of up to K*K + 1 terms (|GELU'| <= 1.13), plus the GELU approximation (3.2e-6).
+            const double eps = std::numeric_limits<float>::epsilon();
+            const double bound = 1.13 * (c.K * c.K + 1) * eps * mag + eps * std::fabs(ref) + 4e-6;
+            const float got = y[((n * Ho + oh) * Wo + ow) * c.C + ch];
+            ASSERT_FALSE(std::isnan(got)) << "unwritten output";
+            worst = std::max(worst, std::fabs(got - ref) / bound);
+          }
+    for (int64_t i = 0; i < c.N * c.C; ++i)
+      worst_pool = std::max(worst_pool, std::fabs(pooled[i] - pool_ref[i]) / (1e-5 * (1 + std::fabs(pool_ref[i]))));
+    std::printf("[bf16 depthwise] N=%lld H=%lld W=%lld C=%lld K=%lld stride %lld: worst error / bound %.3g, "
+                "pooled %.3g\n",
+                (long long)c.N, (long long)c.H, (long long)c.W, (long long)c.C, (long long)c.K, (long long)c.stride,
+                worst, worst_pool);
+    EXPECT_LT(worst, 1.0);
+    EXPECT_LT(worst_pool, 1.0);
+  }
+}
+
+}  // namespace
+}  // namespace cage::test
