@@ -5,8 +5,14 @@
 //   depthwise_bias_gelu_bf16: depthwise conv + bias + GELU (+ the squeeze-excitation's pooled means), with
 //                             the 16-channel accumulators of four output pixels in registers.
 //   gelu_bf16:                y = GELU(x) (y may be x).
+//   relpos_attention_forward_bf16: kernels::relpos_attention_forward (kernels/attention.h) for float32 on the
+//                             CPU with Q K^T and P V as bf16 products accumulated in fp32 (vdpbf16ps): q, scale * k,
+//                             v and the unnormalised probabilities are rounded to bf16; bias, softmax and the
+//                             normalisation stay fp32. Arguments checked by relpos_attention_check beforehand.
 #pragma once
 #include <cstdint>
+
+#include "kernels/attention.h"
 
 namespace cage::kernels {
 
@@ -15,5 +21,9 @@ void depthwise_bias_gelu_bf16(int64_t N, int64_t H, int64_t W, int64_t C, int64_
                               float* pooled);
 
 void gelu_bf16(const float* x, float* y, int64_t n);
+
+// qkv (B, H, W, 3C), table ((2P-1)^2, heads), out (B, H, W, C), all contiguous float32.
+void relpos_attention_forward_bf16(int64_t B, int64_t H, int64_t W, int64_t C, const float* qkv, const float* table,
+                                   const RelposAttentionParams& p, float* out);
 
 }  // namespace cage::kernels

@@ -254,7 +254,22 @@ class PartitionAttention : public Container {
     if (fused_inference(*this, x_in)) {
       Tensor x = x_in.contiguous();
       Tensor qkv = linear_fused(norm1_->forward(x), *attn_->to_qkv, pk_[0], kernels::Act::none);
-      Tensor att = nn::relpos_attention(qkv, attn_->table, options_).contiguous();
+      Tensor att;
+      if (inference_precision() == Precision::bf16) {
+        kernels::RelposAttentionParams p;
+        p.kind = options_.kind == nn::Partition::window ? kernels::AttentionPartition::window
+                                                        : kernels::AttentionPartition::grid;
+        p.partition = options_.partition;
+        p.heads = options_.heads;
+        p.scale = options_.scale;
+        Tensor table = attn_->table.contiguous();
+        kernels::relpos_attention_check(qkv, table, p);
+        att = Tensor::empty({qkv.size(0), qkv.size(1), qkv.size(2), qkv.size(3) / 3}, DType::f32);
+        kernels::relpos_attention_forward_bf16(qkv.size(0), qkv.size(1), qkv.size(2), qkv.size(3) / 3, fp(qkv),
+                                               fp(table), p, fp(att));
+      } else {
+        att = nn::relpos_attention(qkv, attn_->table, options_).contiguous();
+      }
       qkv = Tensor();
       Tensor h = linear_fused(att, *attn_->merge, pk_[1], kernels::Act::none, x);
       att = Tensor();

@@ -7,6 +7,7 @@
 //                result is x or 0 to within float rounding. Only for the bf16 path: its GEMMs round their
 //                inputs to bf16 (relative error up to 2^-9 = 2e-3), three orders of magnitude above this. The
 //                fp32 path keeps the exact-to-1e-7 GELU of vec_math.h.
+//   exp_nonpositive_v: exp(x) for x <= 0, the Cephes polynomial of vec_math.h's exp_nonpositive (~1 ulp).
 #pragma once
 #include <immintrin.h>
 
@@ -47,6 +48,22 @@ CAGE_BF16_TARGET inline __m512 gelu_bf16_v(__m512 x) {
   h = _mm512_fmadd_ps(h, t, _mm512_permutexvar_ps(i, c1));
   h = _mm512_fmadd_ps(h, t, _mm512_permutexvar_ps(i, c0));
   return _mm512_fmadd_ps(a, h, _mm512_mul_ps(x, _mm512_set1_ps(0.5f)));
+}
+
+CAGE_BF16_TARGET inline __m512 exp_nonpositive_v(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);  // ln 2 in two parts: exact reduction
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
 }
 
 }  // namespace cage::kernels

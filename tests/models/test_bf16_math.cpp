@@ -1,6 +1,7 @@
 // The bf16 inference path's own GELU and depthwise kernels (kernels/fused_bf16.h): the piecewise-cubic GELU
 // against GELU in double with std::erf over a dense grid and far into the tails, and the depthwise conv + bias +
-// GELU (+ pooled means) against a double reference at odd sizes, strides and borders.
+// GELU (+ pooled means) against a double reference at odd sizes, strides and borders, and the attention with
+// bf16 products against double attention of the same bf16-rounded q, scale * k, v.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "core/philox.h"
 #include "kernels/fused_bf16.h"
+#include "kernels/attention.h"
 #include "kernels/gemm_bf16.h"
 
 namespace cage::test {
@@ -103,6 +105,71 @@ TEST(Bf16Math, DepthwiseAgainstDouble) {
                 worst, worst_pool);
     EXPECT_LT(worst, 1.0);
     EXPECT_LT(worst_pool, 1.0);
+  }
+}
+
+TEST(Bf16Math, AttentionAgainstDoubleOfRoundedInputs) {
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  struct Case {
+    int64_t B, H, W, C, heads, P;
+    kernels::AttentionPartition kind;
+  };
+  const Case cases[] = {{2, 14, 14, 64, 2, 7, kernels::AttentionPartition::window},
+                        {1, 14, 21, 64, 2, 7, kernels::AttentionPartition::grid},
+                        {2, 4, 6, 32, 2, 2, kernels::AttentionPartition::grid},
+                        {1, 6, 6, 30, 2, 3, kernels::AttentionPartition::window},
+                        {1, 8, 8, 40, 1, 4, kernels::AttentionPartition::grid}};
+  uint64_t seed = 21;
+  for (const Case& c : cases) {
+    Philox g(seed++, 5);
+    const int64_t N = c.P * c.P, D = c.C / c.heads, G = (c.H / c.P) * (c.W / c.P), span = 2 * c.P - 1;
+    std::vector<float> qkv(c.B * c.H * c.W * 3 * c.C), table(span * span * c.heads);
+    for (auto& v : qkv) v = static_cast<float>(2.0 * g.normal());
+    for (auto& v : table) v = static_cast<float>(g.normal());
+    kernels::RelposAttentionParams p;
+    p.kind = c.kind, p.partition = c.P, p.heads = c.heads, p.scale = 1.0 / std::sqrt(double(c.C));
+    std::vector<float> out(c.B * c.H * c.W * c.C, std::numeric_limits<float>::quiet_NaN());
+    kernels::relpos_attention_forward_bf16(c.B, c.H, c.W, c.C, qkv.data(), table.data(), p, out.data());
+    const float scale = static_cast<float>(p.scale);
+    double worst = 0;
+    for (int64_t b = 0; b < c.B; ++b)
+      for (int64_t grp = 0; grp < G; ++grp)
+        for (int64_t h = 0; h < c.heads; ++h) {
+          std::vector<int64_t> px(N);
+          for (int64_t t = 0; t < N; ++t) px[t] = kernels::relpos_attention_pixel(c.kind, c.H, c.W, c.P, grp, t);
+          auto at = [&](int64_t t, int64_t part, int64_t d) {
+            return qkv[((b * c.H * c.W) + px[t]) * 3 * c.C + part * c.C + h * D + d];
+          };
+          auto r16 = [](float v) { return double(kernels::round_to_bf16(&v, 1)[0]); };
+          for (int64_t i = 0; i < N; ++i) {
+            std::vector<double> s(N);
+            double mx = -1e300;
+            for (int64_t j = 0; j < N; ++j) {
+              double acc = table[((i / c.P - j / c.P + c.P - 1) * span + (i % c.P - j % c.P + c.P - 1)) * c.heads + h];
+              for (int64_t d = 0; d < D; ++d) acc += r16(at(i, 0, d)) * r16(at(j, 1, d) * scale);
+              s[j] = acc;
+              mx = std::max(mx, acc);
+            }
+            double sum = 0;
+            for (auto& v : s) sum += (v = std::exp(v - mx));
+            for (int64_t d = 0; d < D; ++d) {
+              double ref = 0, mag = 0;
+              for (int64_t j = 0; j < N; ++j) {
+                ref += s[j] * r16(at(j, 2, d)) / sum;
+                mag += s[j] * std::fabs(r16(at(j, 2, d))) / sum;
+              }
+              // P rounded to bf16 (relative 2^-9 per weight, in numerator and denominator) + fp32 arithmetic.
+              const double bound = 0x1p-8 * mag + 1e-5 * (1 + std::fabs(ref));
+              const float got = out[((b * c.H * c.W) + px[i]) * c.C + h * D + d];
+              ASSERT_FALSE(std::isnan(got)) << "unwritten output";
+              worst = std::max(worst, std::fabs(got - ref) / bound);
+            }
+          }
+        }
+    std::printf("[bf16 attention] B=%lld H=%lld W=%lld C=%lld heads=%lld P=%lld %s: worst error / bound %.3g\n",
+                (long long)c.B, (long long)c.H, (long long)c.W, (long long)c.C, (long long)c.heads, (long long)c.P,
+                c.kind == kernels::AttentionPartition::window ? "window" : "grid", worst);
+    EXPECT_LT(worst, 1.0);
   }
 }
 
