@@ -118,7 +118,8 @@ TEST(Bf16Math, AttentionAgainstDoubleOfRoundedInputs) {
                         {1, 14, 21, 64, 2, 7, kernels::AttentionPartition::grid},
                         {2, 4, 6, 32, 2, 2, kernels::AttentionPartition::grid},
                         {1, 6, 6, 30, 2, 3, kernels::AttentionPartition::window},
-                        {1, 8, 8, 40, 1, 4, kernels::AttentionPartition::grid}};
+                        {1, 8, 8, 40, 1, 4, kernels::AttentionPartition::grid},
+                        {1, 18, 9, 140, 2, 9, kernels::AttentionPartition::grid}};
   uint64_t seed = 21;
   for (const Case& c : cases) {
     Philox g(seed++, 5);
