@@ -250,10 +250,21 @@ class PartitionAttention : public Container {
     options_.scale = 1.0 / std::sqrt(static_cast<double>(C));  // torchvision scales by the layer width, not head_dim
   }
 
+  // LayerNorm of the fast path: in the bf16 path with fp32 row statistics (its output is rounded to bf16 by the
+  // GEMM that reads it), else the module's own.
+  static Tensor norm_inference(nn::LayerNorm& ln, const Tensor& x) {
+    if (inference_precision() != Precision::bf16) return ln.forward(x);
+    const int64_t C = x.size(-1);
+    Tensor y = Tensor::empty(x.shape(), DType::f32);
+    Tensor g = ln.weight.contiguous(), b = ln.bias.contiguous();
+    kernels::layer_norm_bf16(x.numel() / C, C, fp(x), fp(g), fp(b), static_cast<float>(ln.eps), fp(y));
+    return y;
+  }
+
   Tensor forward(const Tensor& x_in, Philox* rng) {
     if (fused_inference(*this, x_in)) {
       Tensor x = x_in.contiguous();
-      Tensor qkv = linear_fused(norm1_->forward(x), *attn_->to_qkv, pk_[0], kernels::Act::none);
+      Tensor qkv = linear_fused(norm_inference(*norm1_, x), *attn_->to_qkv, pk_[0], kernels::Act::none);
       Tensor att;
       if (inference_precision() == Precision::bf16) {
         kernels::RelposAttentionParams p;
@@ -273,7 +284,7 @@ class PartitionAttention : public Container {
       qkv = Tensor();
       Tensor h = linear_fused(att, *attn_->merge, pk_[1], kernels::Act::none, x);
       att = Tensor();
-      Tensor m = linear_fused(norm2_->forward(h), *fc1_, pk_[2], kernels::Act::gelu);
+      Tensor m = linear_fused(norm_inference(*norm2_, h), *fc1_, pk_[2], kernels::Act::gelu);
       return linear_fused(m, *fc2_, pk_[3], kernels::Act::none, h);
     }
     const Tensor& x = x_in;

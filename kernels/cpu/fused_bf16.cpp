@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/error.h"
@@ -69,6 +70,36 @@ CAGE_BF16_TARGET void gelu_span(const float* x, float* y, int64_t n) {
   }
 }
 
+CAGE_BF16_TARGET void layer_norm_rows(int64_t r0, int64_t r1, int64_t C, const float* x, const float* gamma,
+                                      const float* beta, float eps, float* y) {
+  const __mmask16 tail = static_cast<__mmask16>(C % 16 == 0 ? 0xffff : (1u << (C % 16)) - 1);
+  const int64_t full = C / 16 * 16;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* a = x + r * C;
+    float* o = y + r * C;
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t c = 0; c < full; c += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(a + c));
+    if (full < C) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(tail, a + full));
+    const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(s) / static_cast<float>(C));
+    __m512 q = _mm512_setzero_ps();
+    for (int64_t c = 0; c < full; c += 16) {
+      const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + c), mean);
+      q = _mm512_fmadd_ps(d, d, q);
+    }
+    if (full < C) {
+      const __m512 d = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, a + full), mean);
+      q = _mm512_fmadd_ps(d, d, q);
+    }
+    const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(_mm512_reduce_add_ps(q) / static_cast<float>(C) + eps));
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 m = c < full ? static_cast<__mmask16>(0xffff) : tail;
+      const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + c), mean), rstd);
+      _mm512_mask_storeu_ps(o + c, m,
+                            _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, gamma + c), _mm512_maskz_loadu_ps(m, beta + c)));
+    }
+  }
+}
+
 }  // namespace
 
 void depthwise_bias_gelu_bf16(int64_t N, int64_t H, int64_t W, int64_t C, int64_t KH, int64_t KW, int64_t stride,
@@ -112,6 +143,13 @@ void depthwise_bias_gelu_bf16(int64_t N, int64_t H, int64_t W, int64_t C, int64_
     }
     for (int64_t c = 0; c < C; ++c) pooled[n * C + c] = static_cast<float>(acc[c] * inv);
   }
+}
+
+void layer_norm_bf16(int64_t rows, int64_t C, const float* x, const float* gamma, const float* beta, float eps,
+                     float* y) {
+  CAGE_CHECK(bf16_gemm_supported(), "bf16 inference needs a CPU with AVX-512 BF16 (avx512_bf16); use fp32");
+  parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)),
+               [&](int64_t r0, int64_t r1) { layer_norm_rows(r0, r1, C, x, gamma, beta, eps, y); });
 }
 
 void gelu_bf16(const float* x, float* y, int64_t n) {

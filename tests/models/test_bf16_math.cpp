@@ -1,7 +1,8 @@
 // The bf16 inference path's own GELU and depthwise kernels (kernels/fused_bf16.h): the piecewise-cubic GELU
 // against GELU in double with std::erf over a dense grid and far into the tails, and the depthwise conv + bias +
 // GELU (+ pooled means) against a double reference at odd sizes, strides and borders, and the attention with
-// bf16 products against double attention of the same bf16-rounded q, scale * k, v.
+// bf16 products against double attention of the same bf16-rounded q, scale * k, v; LayerNorm with fp32 row
+// statistics against double.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -105,6 +106,41 @@ TEST(Bf16Math, DepthwiseAgainstDouble) {
                 worst, worst_pool);
     EXPECT_LT(worst, 1.0);
     EXPECT_LT(worst_pool, 1.0);
+  }
+}
+
+TEST(Bf16Math, LayerNormAgainstDouble) {
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  uint64_t seed = 40;
+  for (int64_t C : {1, 7, 16, 20, 64, 100, 512}) {
+    Philox g(seed++, 9);
+    const int64_t rows = 37;
+    std::vector<float> x(rows * C), gamma(C), beta(C), y(rows * C, std::numeric_limits<float>::quiet_NaN());
+    // rows with a large common offset: the variance comes from a difference of nearby values
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < C; ++c) x[r * C + c] = static_cast<float>(10.0 * (r % 5) + g.normal());
+    for (auto& v : gamma) v = static_cast<float>(1.0 + 0.3 * g.normal());
+    for (auto& v : beta) v = static_cast<float>(0.3 * g.normal());
+    kernels::layer_norm_bf16(rows, C, x.data(), gamma.data(), beta.data(), 1e-5f, y.data());
+    double worst = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      double mean = 0, var = 0;
+      for (int64_t c = 0; c < C; ++c) mean += x[r * C + c];
+      mean /= double(C);
+      for (int64_t c = 0; c < C; ++c) var += (x[r * C + c] - mean) * (x[r * C + c] - mean);
+      const double rstd = 1.0 / std::sqrt(var / double(C) + 1e-5);
+      for (int64_t c = 0; c < C; ++c) {
+        const double n = (x[r * C + c] - mean) * rstd, ref = n * gamma[c] + beta[c];
+        // float32 roundings of the normalised value and of the mean, whose error (relative to |mean|) the
+        // subtraction turns into an absolute one of |mean| rstd eps per element
+        const double bound =
+            3e-7 * (std::fabs(gamma[c]) * (1 + std::fabs(n) + std::fabs(mean) * rstd) + std::fabs(beta[c]));
+        ASSERT_FALSE(std::isnan(y[r * C + c]));
+        worst = std::max(worst, std::fabs(y[r * C + c] - ref) / bound);
+      }
+    }
+    std::printf("[bf16 layer norm] C=%lld: worst error / bound %.3g\n", (long long)C, worst);
+    EXPECT_LT(worst, 1.0);
   }
 }
 
