@@ -88,8 +88,6 @@ struct Epilogue {
   int64_t ldr = 0;
 };
 
-// c (MR rows, 16 * NV columns of which ncols are stored, row stride ldc) (+)= a (MR rows, row stride Kp
-// bf16) x the B panels b0, b1 over kpairs pairs of k; then the epilogue ep if ep.on.
 // The epilogue on all accumulators of a micro tile, then the store to C. Every acc element is named by a
 // constant index (folds over t = i * NV + j) and each step is one branch-free block, so acc stays in registers.
 template <int MR, int NV, int... T>
@@ -110,6 +108,8 @@ CAGE_BF16_TARGET inline __attribute__((always_inline)) void finish_all(__m512 (&
 #undef CAGE_ACC
 }
 
+// c (MR rows, 16 * NV columns of which ncols are stored, row stride ldc) (+)= a (MR rows, row stride Kp
+// bf16) x the B panels b0, b1 over kpairs pairs of k; then the epilogue ep if ep.on.
 template <int MR, int NV>
 CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, int64_t Kp, const uint16_t* b0, const uint16_t* b1,
                             float* c, int64_t ldc, bool accumulate, int64_t ncols, const Epilogue& ep) {
