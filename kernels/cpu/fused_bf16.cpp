@@ -1,9 +1,11 @@
-// The bf16 inference path's depthwise and GELU kernels (kernels/fused_bf16.h) in AVX-512.
+// The bf16 inference path's depthwise, GELU and LayerNorm kernels (kernels/fused_bf16.h) in AVX-512; its
+// attention is in kernels/cpu/attention_bf16.cpp.
 // Depthwise: the fp32 kernel (kernels/cpu/fused.cpp) keeps each output pixel's channels in memory and adds one
 // tap at a time (a load and a store of the output per tap); here a task takes one output row, and for four
 // pixels at a time and 16 channels the accumulators stay in registers over all taps, each weight load serving
 // the four pixels. Border pixels (whose window leaves the image horizontally) go one at a time with the taps
 // clipped. Summation order per output value is the fp32 kernel's: bias, then taps in (kh, kw) order, by FMA.
+// LayerNorm: per row, the mean and then the centred sum of squares in 16 fp32 lanes, one more pass to write.
 #include "kernels/fused_bf16.h"
 
 #include <immintrin.h>
