@@ -45,10 +45,11 @@ void spin_until(F ready) {
   const auto start = std::chrono::steady_clock::now();
   for (int i = 1;; ++i) {
     if (ready()) return;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-    if (i % 64 == 0 && std::chrono::steady_clock::now() - start > limit) return;
+    // Yield rather than pause: when the cores are oversubscribed (another job, a data loader), a paused spinner
+    // holds its core for the whole spin while the thread it waits for may be queued behind it on that core; with
+    // the cores idle, sched_yield returns at once.
+    std::this_thread::yield();
+    if (i % 16 == 0 && std::chrono::steady_clock::now() - start > limit) return;
   }
 }
 
