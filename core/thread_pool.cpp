@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -18,6 +19,39 @@ namespace cage {
 namespace {
 
 thread_local bool t_inside_loop = false;
+
+// Before a thread blocks on a condition variable it polls `ready` for up to spin_time(): the loops of one
+// forward pass follow each other within microseconds, and waking a blocked thread takes tens of microseconds
+// (more on a VM, whose idle vCPU halts), during which the other threads wait for it at the loop's end. Bounded,
+// so an idle pool costs nothing after it. CAGE_POOL_SPIN_US overrides the default of 100 (0: block at once).
+std::chrono::microseconds spin_time() {
+  static const std::chrono::microseconds t = [] {
+    const char* env = std::getenv("CAGE_POOL_SPIN_US");
+    if (env && *env) {
+      char* end = nullptr;
+      long us = std::strtol(env, &end, 10);
+      if (*end != '\0' || us < 0 || us > 1000000) fail("CAGE_POOL_SPIN_US='", env, "': expected 0..1000000");
+      return std::chrono::microseconds(us);
+    }
+    return std::chrono::microseconds(100);
+  }();
+  return t;
+}
+
+template <typename F>
+void spin_until(F ready) {
+  const auto limit = spin_time();
+  if (limit.count() == 0) return;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 1;; ++i) {
+    if (ready()) return;
+    // Yield rather than pause: when the cores are oversubscribed (another job, a data loader), a paused spinner
+    // holds its core for the whole spin while the thread it waits for may be queued behind it on that core; with
+    // the cores idle, sched_yield returns at once.
+    std::this_thread::yield();
+    if (i % 16 == 0 && std::chrono::steady_clock::now() - start > limit) return;
+  }
+}
 
 int threads_from_env() {
   const char* env = std::getenv("CAGE_NUM_THREADS");
@@ -71,6 +105,7 @@ class Pool {
     }
     cv_.notify_all();
     work(job);
+    spin_until([&] { return job.finished.load() == job.chunks && job.active.load() == 0; });
     {
       std::unique_lock<std::mutex> lock(mu_);
       done_cv_.wait(lock, [&] { return job.finished == job.chunks && job.active == 0; });
@@ -84,8 +119,8 @@ class Pool {
     int64_t begin = 0, end = 0, chunks = 0;
     const std::function<void(int64_t, int64_t)>* body = nullptr;
     std::atomic<int64_t> next{0};
-    int64_t finished = 0;  // guarded by mu_
-    int active = 0;        // workers inside work(), guarded by mu_
+    std::atomic<int64_t> finished{0};  // written under mu_ (read without it while spinning)
+    std::atomic<int> active{0};        // workers inside work(), written under mu_
     std::exception_ptr error;
   };
 
@@ -116,6 +151,7 @@ class Pool {
     uint64_t seen = 0;
     for (;;) {
       Job* job = nullptr;
+      spin_until([&] { return stopping_.load() || generation_.load() != seen; });
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return stopping_ || (job_ && generation_ != seen); });
@@ -152,8 +188,8 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
   Job* job_ = nullptr;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::atomic<uint64_t> generation_{0};  // written under mu_ (read without it while spinning)
+  std::atomic<bool> stopping_{false};     // likewise
   std::vector<std::thread> workers_;
 };
 

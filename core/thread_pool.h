@@ -1,6 +1,7 @@
 // A fixed pool of worker threads for data-parallel loops. Its size comes from CAGE_NUM_THREADS
 // (default: all cores). parallel_for splits [begin, end) into chunks of at least `grain` iterations;
-// the calling thread works too, and a parallel_for inside a parallel_for runs inline.
+// the calling thread works too, and a parallel_for inside a parallel_for runs inline. Idle threads poll for the
+// next loop for up to CAGE_POOL_SPIN_US microseconds (default 100) before they block.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "kernels/conv.h"
 #include "kernels/fused.h"
+#include "kernels/fused_bf16.h"
 #include "kernels/gemm_bf16.h"
 #include "models/maxvit_inference.h"
 
@@ -167,7 +168,10 @@ class MBConv : public Container {
                    0, fp(a), mid);
     const int64_t Ho = (H - 1) / stride_ + 1, Wo = (W - 1) / stride_ + 1, P = Ho * Wo;
     Tensor b = Tensor::empty({N, Ho, Wo, mid}, DType::f32), pooled = Tensor::empty({N, mid}, DType::f32);
-    kernels::depthwise_bias_gelu(N, H, W, mid, 3, 3, stride_, 1, fp(a), fp(wb_), fp(bb_), fp(b), fp(pooled));
+    if (inference_precision() == Precision::bf16)  // its output is rounded to bf16 by conv_c's GEMM anyway
+      kernels::depthwise_bias_gelu_bf16(N, H, W, mid, 3, 3, stride_, 1, fp(a), fp(wb_), fp(bb_), fp(b), fp(pooled));
+    else
+      kernels::depthwise_bias_gelu(N, H, W, mid, 3, 3, stride_, 1, fp(a), fp(wb_), fp(bb_), fp(b), fp(pooled));
     a = Tensor();  // back to the pool before the next allocations
     Tensor s = nn::sigmoid(fc2_->forward(nn::silu(fc1_->forward(pooled.reshape({N, 1, 1, mid})))));
     s = s.reshape({N, mid}).contiguous();
@@ -246,15 +250,41 @@ class PartitionAttention : public Container {
     options_.scale = 1.0 / std::sqrt(static_cast<double>(C));  // torchvision scales by the layer width, not head_dim
   }
 
+  // LayerNorm of the fast path: in the bf16 path with fp32 row statistics (its output is rounded to bf16 by the
+  // GEMM that reads it), else the module's own.
+  static Tensor norm_inference(nn::LayerNorm& ln, const Tensor& x) {
+    if (inference_precision() != Precision::bf16) return ln.forward(x);
+    const int64_t C = x.size(-1);
+    Tensor y = Tensor::empty(x.shape(), DType::f32);
+    Tensor g = ln.weight.contiguous(), b = ln.bias.contiguous();
+    kernels::layer_norm_bf16(x.numel() / C, C, fp(x), fp(g), fp(b), static_cast<float>(ln.eps), fp(y));
+    return y;
+  }
+
   Tensor forward(const Tensor& x_in, Philox* rng) {
     if (fused_inference(*this, x_in)) {
       Tensor x = x_in.contiguous();
-      Tensor qkv = linear_fused(norm1_->forward(x), *attn_->to_qkv, pk_[0], kernels::Act::none);
-      Tensor att = nn::relpos_attention(qkv, attn_->table, options_).contiguous();
+      Tensor qkv = linear_fused(norm_inference(*norm1_, x), *attn_->to_qkv, pk_[0], kernels::Act::none);
+      Tensor att;
+      if (inference_precision() == Precision::bf16) {
+        kernels::RelposAttentionParams p;
+        p.kind = options_.kind == nn::Partition::window ? kernels::AttentionPartition::window
+                                                        : kernels::AttentionPartition::grid;
+        p.partition = options_.partition;
+        p.heads = options_.heads;
+        p.scale = options_.scale;
+        Tensor table = attn_->table.contiguous();
+        kernels::relpos_attention_check(qkv, table, p);
+        att = Tensor::empty({qkv.size(0), qkv.size(1), qkv.size(2), qkv.size(3) / 3}, DType::f32);
+        kernels::relpos_attention_forward_bf16(qkv.size(0), qkv.size(1), qkv.size(2), qkv.size(3) / 3, fp(qkv),
+                                               fp(table), p, fp(att));
+      } else {
+        att = nn::relpos_attention(qkv, attn_->table, options_).contiguous();
+      }
       qkv = Tensor();
       Tensor h = linear_fused(att, *attn_->merge, pk_[1], kernels::Act::none, x);
       att = Tensor();
-      Tensor m = linear_fused(norm2_->forward(h), *fc1_, pk_[2], kernels::Act::gelu);
+      Tensor m = linear_fused(norm_inference(*norm2_, h), *fc1_, pk_[2], kernels::Act::gelu);
       return linear_fused(m, *fc2_, pk_[3], kernels::Act::none, h);
     }
     const Tensor& x = x_in;
@@ -347,14 +377,16 @@ Tensor MaxVit::forward(const Tensor& x, const Observer& observe) {
       stem_key_ = std::move(key);
     }
     h = nn::conv2d(x, stem_w_, stem_b_, stem_conv0_->options);
-    kernels::gelu_inplace(fp(h), h.numel());
     // bf16 from the second stem convolution on: rounding the input image itself to bf16 (the first convolution's
     // A) doubled the mean logit difference to fp32 on Fashion-MNIST, for under 1% of the FLOPs.
-    if (inference_precision() == Precision::bf16)
+    if (inference_precision() == Precision::bf16) {
+      kernels::gelu_bf16(fp(h), fp(h), h.numel());  // rounded to bf16 next: the cheaper GELU is enough
       h = conv2d_bf16(h, stem_conv1_->weight, *stem_conv1_->bias, stem_conv1_->options, *stem_pk_,
                       kernels::Act::none);
-    else
+    } else {
+      kernels::gelu_inplace(fp(h), h.numel());
       h = stem_conv1_->forward(h);
+    }
   } else {
     h = nn::gelu(stem_bn_->forward(stem_conv0_->forward(x)));
     h = stem_conv1_->forward(h);

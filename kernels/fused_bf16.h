@@ -1,0 +1,37 @@
+// Element-wise, depthwise, LayerNorm and attention kernels of the bf16 CPU inference path (raw pointers, CPU
+// memory only, AVX-512: callers check bf16_gemm_supported()). Same contracts as their fp32 twins in
+// kernels/fused.h and kernels/attention.h, but GELU is the piecewise-cubic gelu_bf16_v of kernels/cpu/bf16_math.h
+// (max |error| ~3e-6): every output here is rounded to bf16 by the next GEMM, whose relative error (up to 2e-3)
+// dwarfs it. The fp32 path keeps kernels/fused.h.
+//   depthwise_bias_gelu_bf16: depthwise conv + bias + GELU (+ the squeeze-excitation's pooled means), with
+//                             the 16-channel accumulators of four output pixels in registers.
+//   gelu_bf16:                y = GELU(x) (y may be x).
+//   layer_norm_bf16:          LayerNorm over the last dimension (biased variance, affine) with the row
+//                             statistics in fp32 (two passes over the row in L1; the fp32 path sums in
+//                             double): its output is a GEMM's input, rounded to bf16 next.
+//   relpos_attention_forward_bf16: kernels::relpos_attention_forward (kernels/attention.h) for float32 on the
+//                             CPU with Q K^T and P V as bf16 products accumulated in fp32 (vdpbf16ps): q, scale * k,
+//                             v and the unnormalised probabilities are rounded to bf16; bias, softmax and the
+//                             normalisation stay fp32. Arguments checked by relpos_attention_check beforehand.
+#pragma once
+#include <cstdint>
+
+#include "kernels/attention.h"
+
+namespace cage::kernels {
+
+void depthwise_bias_gelu_bf16(int64_t N, int64_t H, int64_t W, int64_t C, int64_t KH, int64_t KW, int64_t stride,
+                              int64_t padding, const float* x, const float* w, const float* bias, float* y,
+                              float* pooled);
+
+void gelu_bf16(const float* x, float* y, int64_t n);
+
+// y (rows, C) = (x - mean) / sqrt(var + eps) * gamma + beta per row of x (rows, C); y may not overlap x.
+void layer_norm_bf16(int64_t rows, int64_t C, const float* x, const float* gamma, const float* beta, float eps,
+                     float* y);
+
+// qkv (B, H, W, 3C), table ((2P-1)^2, heads), out (B, H, W, C), all contiguous float32.
+void relpos_attention_forward_bf16(int64_t B, int64_t H, int64_t W, int64_t C, const float* qkv, const float* table,
+                                   const RelposAttentionParams& p, float* out);
+
+}  // namespace cage::kernels
