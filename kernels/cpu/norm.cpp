@@ -20,11 +20,12 @@ const T* opt_data(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
-// Per-channel batch statistics of x (rows, C): mean and the sum of squared deviations m2, in double. Rows are cut
-// into blocks of ~256 KiB (a count fixed by the shape, so results do not depend on the thread count); each block
-// takes its own mean, then its centred squares while it is still in L2 (two passes, accurate when |mean| >> std),
-// and the blocks are merged in order by Chan et al.'s pairwise update. One sweep of x through memory instead of
-// two for the global two-pass form, with the same accuracy.
+// Per-channel batch statistics of x (rows, C): mean and the sum of squared deviations m2, accumulated in double per
+// element (float64 outputs that the GPU kernels are checked against to ~1e-12, unlike the float runs of the other
+// column sums). Rows are cut into blocks of ~256 KiB (a count fixed by the shape, so results do not depend on the
+// thread count); each block takes its own mean, then its centred squares while it is still in L2 (two passes,
+// accurate when |mean| >> std), and the blocks are merged in order by Chan et al.'s pairwise update. One sweep of
+// x through memory instead of two for the global two-pass form, with the same accuracy.
 template <typename T>
 void batch_stats(const T* xp, int64_t rows, int64_t C, double* mean, std::vector<double>& m2) {
   const int64_t block = std::max<int64_t>(1, (int64_t(1) << 16) / C);
