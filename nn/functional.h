@@ -45,6 +45,11 @@ Tensor global_avg_pool(const Tensor& x);  // (N, H, W, C) -> (N, C)
 // Eval: running statistics. Statistics are per channel over (N, H, W).
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                     const Tensor& running_var, bool training, double momentum, double eps);
+// gelu(batch_norm2d(...)) as one op. In training, one kernel each way (kernels::batch_norm_gelu_*): the normalised
+// value before GELU is not kept (backward recomputes it from x), saving a full-size tensor and two memory passes
+// each way; eval mode is the plain composition.
+Tensor batch_norm2d_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, bool training, double momentum, double eps);
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);  // over the last dim
 
 // ---- squeeze-excitation (MBConv), fused ----

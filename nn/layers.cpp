@@ -26,6 +26,11 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 
+Tensor BatchNorm2d::forward_gelu(const Tensor& x) {
+  if (is_training()) num_batches_tracked.data<int64_t>()[0] += 1;
+  return batch_norm2d_gelu(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
 LayerNorm::LayerNorm(int64_t width, double eps_)
     : weight(register_parameter("weight", Tensor::full({width}, 1.0))),
       bias(register_parameter("bias", Tensor::zeros({width}))),

@@ -21,6 +21,7 @@ class BatchNorm2d : public Module {
   // momentum in PyTorch's convention: running = (1 - momentum) * running + momentum * batch.
   BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
   Tensor forward(const Tensor& x);  // also counts num_batches_tracked in training mode
+  Tensor forward_gelu(const Tensor& x);  // gelu(forward(x)) as one op (nn::batch_norm2d_gelu)
   Tensor &weight, &bias, &running_mean, &running_var, &num_batches_tracked;
   double eps, momentum;
 };

@@ -1,4 +1,4 @@
-// BatchNorm2d (NHWC) and LayerNorm with autograd.
+// BatchNorm2d (NHWC), BatchNorm2d + GELU (fused in training) and LayerNorm with autograd.
 #include "core/autograd.h"
 #include "kernels/norm.h"
 #include "nn/functional.h"
@@ -30,6 +30,36 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias
     Tensor dw = gw ? Tensor::empty({C}, xd.dtype(), xd.device()) : Tensor();
     Tensor db = gb ? Tensor::empty({C}, xd.dtype(), xd.device()) : Tensor();
     kernels::batch_norm_backward(xd, wd, mean, invstd, g.contiguous(), training, dx, dw, db);
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+Tensor batch_norm2d_gelu(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, bool training, double momentum, double eps) {
+  if (!training) return gelu(batch_norm2d(x_in, weight, bias, running_mean, running_var, false, momentum, eps));
+  CAGE_CHECK(x_in.dim() == 4, "batch_norm2d_gelu expects NHWC input, got ", describe(x_in));
+  const int64_t C = x_in.size(3);
+  for (const Tensor* p : {&weight, &bias, &running_mean, &running_var})
+    CAGE_CHECK(!p->defined() || p->shape() == Shape{C}, "batch_norm2d_gelu: parameter ", describe(*p), " for ", C,
+               " channels");
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor mean = Tensor::empty({C}, DType::f64, x.device()), invstd = Tensor::empty({C}, DType::f64, x.device());
+  Tensor wd = weight.defined() ? weight.detach().contiguous() : Tensor();
+  Tensor bd = bias.defined() ? bias.detach().contiguous() : Tensor();
+  {
+    NoGradGuard no_grad;  // running statistics are buffers, never part of the graph
+    kernels::batch_norm_gelu_forward(x, wd, bd, running_mean, running_var, momentum, eps, y, mean, invstd);
+  }
+  Tensor xd = x.detach();
+  bool gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+  bool gx = x.requires_grad();
+  std::vector<Tensor> inputs{x, weight, bias};
+  return record(y, "batch_norm2d_gelu", inputs, [=](const Tensor& g) {
+    Tensor dx = gx ? Tensor::empty(xd.shape(), xd.dtype(), xd.device()) : Tensor();
+    Tensor dw = gw ? Tensor::empty({C}, xd.dtype(), xd.device()) : Tensor();
+    Tensor db = gb ? Tensor::empty({C}, xd.dtype(), xd.device()) : Tensor();
+    kernels::batch_norm_gelu_backward(xd, wd, bd, mean, invstd, g.contiguous(), dx, dw, db);
     return std::vector<Tensor>{dx, dw, db};
   });
 }

@@ -17,7 +17,7 @@ fams = [
  ("squeeze-excitation (fused op)", r"squeeze|gate|dgemm"),
  ("attention (softmax, products, gathers)", r"probabilities|attention|backward_impl|forward_impl|gemm_rows|small_gemm"),
  ("GELU forward + backward", r"unary_(forward|backward)"),
- ("BatchNorm forward + backward", r"batch_norm"),
+ ("BatchNorm forward + backward (incl. fused + GELU)", r"batch_norm|batch_stats|bn_backward_input"),
  ("LayerNorm forward + backward", r"layer_norm"),
  ("depthwise conv forward + backward", r"depthwise"),
  ("bias / broadcast reductions (sum_to)", r"sum_to"),

@@ -59,11 +59,19 @@ void check_cpu(const Tensor& t, const char* what, DType dtype) {
 inline float softmax_exp(float x) { return exp_nonpositive(x); }
 inline double softmax_exp(double x) { return std::exp(x); }
 
-// Row reductions in 16 independent lanes: one serial chain over 49 elements is latency-bound.
+// Row reductions in 16 independent lanes: one serial chain over 49 elements is latency-bound. Rows shorter
+// than the lanes (N = 4 tokens for partition 2, the Fashion-MNIST model) take a plain loop: the same result bit
+// for bit (the lanes would hold one element each, the others 0, added in lane order), without the 16-term tail
+// reduction that dominated their softmax.
 constexpr int kLanes = 16;
 
 template <typename T>
 inline T lane_max(int64_t n, const T* x) {
+  if (n < kLanes) {
+    T m = x[0];
+    for (int64_t j = 1; j < n; ++j) m = std::max(m, x[j]);
+    return m;
+  }
   T acc[kLanes];
   for (int l = 0; l < kLanes; ++l) acc[l] = x[0];
   int64_t j = 0;
@@ -77,6 +85,11 @@ inline T lane_max(int64_t n, const T* x) {
 
 template <typename T>
 inline T lane_dot(int64_t n, const T* x, const T* y) {
+  if (n < kLanes) {
+    T s = 0;
+    for (int64_t j = 0; j < n; ++j) s += std::fma(x[j], y[j], T(0));  // the lane's rounding: x * y, once
+    return s;
+  }
   T acc[kLanes] = {};
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
@@ -89,6 +102,11 @@ inline T lane_dot(int64_t n, const T* x, const T* y) {
 
 template <typename T>
 inline T lane_sum(int64_t n, const T* x) {
+  if (n < kLanes) {
+    T s = 0;
+    for (int64_t j = 0; j < n; ++j) s += x[j];
+    return s;
+  }
   T acc[kLanes] = {};
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)

@@ -18,17 +18,10 @@ constexpr int64_t kGrain = 1 << 14;
 
 // float: erf and exp from vec_math.h (vectorised, PyTorch's float32 erf formula); double: libm.
 struct GeluOp {
-  static double f(double x) { return 0.5 * x * (1.0 + std::erf(x * M_SQRT1_2)); }
-  static double df(double x, double) {
-    double cdf = 0.5 * (1.0 + std::erf(x * M_SQRT1_2));
-    return cdf + x * std::exp(-0.5 * x * x) * 0.3989422804014327;  // 1/sqrt(2 pi)
-  }
+  static double f(double x) { return gelu_f64(x); }
+  static double df(double x, double) { return gelu_grad_f64(x); }
   static float f(float x) { return gelu_f32(x); }
-  static float df(float x, float) {
-    float e = exp_nonpositive(-0.5f * x * x);
-    float cdf = 0.5f * (1.0f + erf_with_exp(x * float(M_SQRT1_2), e));
-    return cdf + x * e * 0.3989422804014327f;
-  }
+  static float df(float x, float) { return gelu_grad_f32(x); }
 };
 struct SigmoidOp {
   template <typename T> static T f(T x) { return T(1) / (T(1) + std::exp(-x)); }

@@ -1,10 +1,13 @@
-// CPU BatchNorm (NHWC, statistics per channel) and LayerNorm (per row), forward and backward.
-// Statistics accumulate in double; the normalisation itself runs in the tensor's dtype.
+// CPU BatchNorm (NHWC, statistics per channel) and LayerNorm (per row), forward and backward, and the fused
+// training-mode BatchNorm + GELU (batch_norm_gelu_forward/backward: the normalised value before GELU is never
+// stored; backward recomputes it from x). Statistics and gradient sums accumulate in double; the normalisation
+// itself runs in the tensor's dtype.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "kernels/cpu/column_reduce.h"
+#include "kernels/cpu/vec_math.h"
 #include "kernels/norm.h"
 #include "kernels/dispatch.h"
 
@@ -16,6 +19,109 @@ template <typename T>
 const T* opt_data(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
+
+// Per-channel batch statistics of x (rows, C): mean and the sum of squared deviations m2, accumulated in double per
+// element (float64 outputs that the GPU kernels are checked against to ~1e-12, unlike the float runs of the other
+// column sums). Rows are cut into blocks of ~256 KiB (a count fixed by the shape, so results do not depend on the
+// thread count); each block takes its own mean, then its centred squares while it is still in L2 (two passes,
+// accurate when |mean| >> std), and the blocks are merged in order by Chan et al.'s pairwise update. One sweep of
+// x through memory instead of two for the global two-pass form, with the same accuracy.
+template <typename T>
+void batch_stats(const T* xp, int64_t rows, int64_t C, double* mean, std::vector<double>& m2) {
+  const int64_t block = std::max<int64_t>(1, (int64_t(1) << 16) / C);
+  const int64_t blocks = (rows + block - 1) / block;
+  std::vector<double> part(static_cast<size_t>(blocks * 2 * C), 0.0);  // per block: mean (C), m2 (C)
+  parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * block, r1 = std::min(rows, r0 + block);
+      double* bm = part.data() + b * 2 * C;
+      double* bs = bm + C;
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < C; ++c) bm[c] += xp[r * C + c];
+      const double inv_n = 1.0 / static_cast<double>(r1 - r0);
+      for (int64_t c = 0; c < C; ++c) bm[c] *= inv_n;
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          double d = xp[r * C + c] - bm[c];
+          bs[c] += d * d;
+        }
+    }
+  });
+  m2.assign(static_cast<size_t>(C), 0.0);
+  std::fill(mean, mean + C, 0.0);
+  double n = 0;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const double nb = static_cast<double>(std::min(rows, (b + 1) * block) - b * block), nn = n + nb;
+    const double* bm = part.data() + b * 2 * C;
+    for (int64_t c = 0; c < C; ++c) {
+      double delta = bm[c] - mean[c];
+      mean[c] += delta * (nb / nn);
+      m2[c] += bm[C + c] + delta * delta * (n * nb / nn);
+    }
+    n = nn;
+  }
+}
+
+// From the batch statistics: invstd, and the running statistics updated as PyTorch does (unbiased variance).
+template <typename T>
+void finish_batch_stats(const double* mean, const std::vector<double>& m2, int64_t rows, int64_t C, double momentum,
+                        double eps, T* rm, T* rv, double* invstd) {
+  for (int64_t c = 0; c < C; ++c) {
+    double var = m2[c] / rows;
+    invstd[c] = 1.0 / std::sqrt(var + eps);
+    if (rm) rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean[c]);
+    if (rv) rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * m2[c] / (rows - 1));
+  }
+}
+
+// y = x * a + shift per channel, a = w * invstd and shift = b - mean * a rounded to T: the same values in the
+// forward and in the fused backward's recomputation.
+template <typename T>
+void bn_affine(const T* w, const T* b, const double* mean, const double* invstd, int64_t C, std::vector<T>& a,
+               std::vector<T>& shift) {
+  a.resize(C);
+  shift.resize(C);
+  for (int64_t c = 0; c < C; ++c) {
+    double ac = (w ? w[c] : 1.0) * invstd[c];
+    a[c] = static_cast<T>(ac);
+    shift[c] = static_cast<T>((b ? b[c] : 0.0) - mean[c] * ac);
+  }
+}
+
+// gx = w*invstd * (g - mean(g) - xhat * mean(g*xhat)) in training, w*invstd * g in eval, from sums[c] = sum g and
+// sums[C + c] = sum g * xhat. gx may alias g (each element is read before it is written).
+template <typename T>
+void bn_backward_input(const T* xp, const T* g, const T* w, const double* mean, const double* invstd,
+                       const std::vector<double>& sums, int64_t rows, int64_t C, bool training, T* gxp) {
+  std::vector<T> k(C), m1(C), m2(C), mu(C), is(C);
+  for (int64_t c = 0; c < C; ++c) {
+    k[c] = static_cast<T>((w ? w[c] : 1.0) * invstd[c]);
+    m1[c] = training ? static_cast<T>(sums[c] / rows) : T(0);
+    m2[c] = training ? static_cast<T>(sums[C + c] / rows) : T(0);
+    mu[c] = static_cast<T>(mean[c]);
+    is[c] = static_cast<T>(invstd[c]);
+  }
+  parallel_for(0, rows, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
+    if (g == gxp) {  // in place: one pointer, so the vectoriser needs no overlap check that would fail
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          T xhat = (xp[r * C + c] - mu[c]) * is[c];
+          gxp[r * C + c] = k[c] * (gxp[r * C + c] - m1[c] - xhat * m2[c]);
+        }
+      return;
+    }
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = 0; c < C; ++c) {
+        T xhat = (xp[r * C + c] - mu[c]) * is[c];
+        gxp[r * C + c] = k[c] * (g[r * C + c] - m1[c] - xhat * m2[c]);
+      }
+  });
+}
+
+inline float gelu_t(float x) { return gelu_f32(x); }
+inline double gelu_t(double x) { return gelu_f64(x); }
+inline float gelu_grad_t(float x) { return gelu_grad_f32(x); }
+inline double gelu_grad_t(double x) { return gelu_grad_f64(x); }
 
 }  // namespace
 
@@ -38,27 +144,9 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
     T* rm = running_mean.defined() ? running_mean.data<T>() : nullptr;
     T* rv = running_var.defined() ? running_var.data<T>() : nullptr;
     if (training) {
-      // Two passes (mean, then centred squares) keep the variance accurate when |mean| >> std.
-      // The statistics are float64 outputs (the GPU kernels are checked against them to ~1e-12), so they
-      // accumulate in double per element, unlike the float runs of the other column sums.
-      std::vector<double> s = column_reduce(rows, C, [&](int64_t r0, int64_t r1, double* acc) {
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t c = 0; c < C; ++c) acc[c] += xp[r * C + c];
-      });
-      for (int64_t c = 0; c < C; ++c) mean[c] = s[c] / rows;
-      std::vector<double> ss = column_reduce(rows, C, [&](int64_t r0, int64_t r1, double* acc) {
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t c = 0; c < C; ++c) {
-            double d = xp[r * C + c] - mean[c];
-            acc[c] += d * d;
-          }
-      });
-      for (int64_t c = 0; c < C; ++c) {
-        double var = ss[c] / rows;
-        invstd[c] = 1.0 / std::sqrt(var + eps);
-        if (rm) rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean[c]);
-        if (rv) rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * ss[c] / (rows - 1));
-      }
+      std::vector<double> m2;
+      batch_stats(xp, rows, C, mean, m2);
+      finish_batch_stats(mean, m2, rows, C, momentum, eps, rm, rv, invstd);
     } else {
       CAGE_CHECK(rm && rv, "batch_norm in eval mode needs running statistics");
       for (int64_t c = 0; c < C; ++c) {
@@ -66,13 +154,8 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
         invstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
       }
     }
-    // y = x * a + b' with per-channel a = w * invstd, b' = b - mean * a.
-    std::vector<T> a(C), shift(C);
-    for (int64_t c = 0; c < C; ++c) {
-      double ac = (w ? w[c] : 1.0) * invstd[c];
-      a[c] = static_cast<T>(ac);
-      shift[c] = static_cast<T>((b ? b[c] : 0.0) - mean[c] * ac);
-    }
+    std::vector<T> a, shift;
+    bn_affine(w, b, mean, invstd, C, a, shift);
     T* yp = y.data<T>();
     parallel_for(0, rows, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
@@ -107,23 +190,75 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
     if (gb.defined())
       for (int64_t c = 0; c < C; ++c) gb.data<T>()[c] = static_cast<T>(sums[c]);
     if (!gx.defined()) return;
-    T* gxp = gx.data<T>();
-    // Training: gx = w*invstd * (gy - mean(gy) - xhat * mean(gy*xhat)); eval: gx = w*invstd * gy.
-    std::vector<T> k(C), m1(C), m2(C), mu(C), is(C);
-    for (int64_t c = 0; c < C; ++c) {
-      k[c] = static_cast<T>((w ? w[c] : 1.0) * invstd[c]);
-      m1[c] = training ? static_cast<T>(sums[c] / rows) : T(0);
-      m2[c] = training ? static_cast<T>(sums[C + c] / rows) : T(0);
-      mu[c] = static_cast<T>(mean[c]);
-      is[c] = static_cast<T>(invstd[c]);
-    }
+    bn_backward_input(xp, g, w, mean, invstd, sums, rows, C, training, gx.data<T>());
+  });
+}
+
+void batch_norm_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                             const Tensor& running_var, double momentum, double eps, const Tensor& y,
+                             const Tensor& mean_out, const Tensor& invstd_out) {
+  CAGE_GPU_DISPATCH(x.device(), batch_norm_gelu_forward, x, weight, bias, running_mean, running_var, momentum, eps, y,
+                    mean_out, invstd_out);
+  const int64_t C = x.size(-1), rows = x.numel() / C;
+  CAGE_CHECK(x.is_contiguous() && y.is_contiguous(), "batch_norm_gelu: x and y must be contiguous");
+  CAGE_CHECK(rows > 1, "batch_norm in training mode needs more than one value per channel, got ", shape_str(x.shape()));
+  CAGE_DISPATCH_FLOAT(x.dtype(), "batch_norm_gelu_forward", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    double* mean = mean_out.data<double>();
+    double* invstd = invstd_out.data<double>();
+    std::vector<double> m2;
+    batch_stats(xp, rows, C, mean, m2);
+    finish_batch_stats(mean, m2, rows, C, momentum, eps, running_mean.defined() ? running_mean.data<T>() : nullptr,
+                       running_var.defined() ? running_var.data<T>() : nullptr, invstd);
+    std::vector<T> a, shift;
+    bn_affine(opt_data<T>(weight), opt_data<T>(bias), mean, invstd, C, a, shift);
+    T* yp = y.data<T>();
     parallel_for(0, rows, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = 0; c < C; ++c) {
-          T xhat = (xp[r * C + c] - mu[c]) * is[c];
-          gxp[r * C + c] = k[c] * (g[r * C + c] - m1[c] - xhat * m2[c]);
-        }
+        for (int64_t c = 0; c < C; ++c) yp[r * C + c] = gelu_t(xp[r * C + c] * a[c] + shift[c]);
     });
+  });
+}
+
+void batch_norm_gelu_backward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean_t,
+                              const Tensor& invstd_t, const Tensor& gy, const Tensor& gx, const Tensor& gw,
+                              const Tensor& gb) {
+  CAGE_GPU_DISPATCH(x.device(), batch_norm_gelu_backward, x, weight, bias, mean_t, invstd_t, gy, gx, gw, gb);
+  const int64_t C = x.size(-1), rows = x.numel() / C;
+  CAGE_CHECK(x.is_contiguous() && gy.is_contiguous(), "batch_norm_gelu_backward: x and gy must be contiguous");
+  CAGE_DISPATCH_FLOAT(x.dtype(), "batch_norm_gelu_backward", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const T* g = gy.data<T>();
+    const T* w = opt_data<T>(weight);
+    const double* mean = mean_t.data<double>();
+    const double* invstd = invstd_t.data<double>();
+    std::vector<T> a, shift;
+    bn_affine(w, opt_data<T>(bias), mean, invstd, C, a, shift);
+    // gz = gy * gelu'(z), z = x * a + shift recomputed as the forward rounded it. Written into gx when the
+    // input gradient is wanted (the second pass reads it back in place), else into a per-chunk row buffer.
+    T* gxp = gx.defined() ? gx.data<T>() : nullptr;
+    // sums[c] = sum gz, sums[C + c] = sum gz * xhat, in double per element as batch_norm_backward.
+    std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
+      std::vector<T> row_buf(gxp ? 0 : C);
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* xr = xp + r * C;
+        const T* gr = g + r * C;
+        T* gz = gxp ? gxp + r * C : row_buf.data();
+        for (int64_t c = 0; c < C; ++c) gz[c] = gr[c] * gelu_grad_t(xr[c] * a[c] + shift[c]);
+        for (int64_t c = 0; c < C; ++c) {
+          double gv = gz[c];
+          acc[c] += gv;
+          acc[C + c] += gv * (xr[c] - mean[c]) * invstd[c];
+        }
+      }
+    });
+    if (gw.defined())
+      for (int64_t c = 0; c < C; ++c) gw.data<T>()[c] = static_cast<T>(sums[C + c]);
+    if (gb.defined())
+      for (int64_t c = 0; c < C; ++c) gb.data<T>()[c] = static_cast<T>(sums[c]);
+    if (gxp) bn_backward_input(xp, gxp, w, mean, invstd, sums, rows, C, true, gxp);
   });
 }
 

@@ -1,5 +1,6 @@
 // Float64 finite-difference gradient checks: conv2d (regular, strided, 1x1, non-square, depthwise, grouped),
-// avg_pool2d, global_avg_pool, batch_norm2d (training and eval), layer_norm, dropout and stochastic depth.
+// avg_pool2d, global_avg_pool, batch_norm2d and batch_norm2d_gelu (training and eval), layer_norm, dropout and
+// stochastic depth.
 #include <gtest/gtest.h>
 
 #include "gradcheck_util.h"
@@ -64,6 +65,18 @@ TEST(Gradcheck, BatchNorm2d) {
       return nn::batch_norm2d(v[0], v[1], v[2], rm, rv, training, 0.1, 1e-3);
     };
     expect_gradcheck(training ? "batch_norm2d train" : "batch_norm2d eval", f, {x, w, b});
+  }
+}
+
+TEST(Gradcheck, BatchNorm2dGelu) {
+  Philox rng(16);
+  Tensor x = grad_leaf({2, 3, 5, 4}, rng, -1, 2), w = grad_leaf({4}, rng, 0.5, 1.5), b = grad_leaf({4}, rng);
+  for (bool training : {true, false}) {
+    auto f = [training](const V& v) {
+      Tensor rm = Tensor::full({4}, 0.2, DType::f64), rv = Tensor::full({4}, 1.3, DType::f64);
+      return nn::batch_norm2d_gelu(v[0], v[1], v[2], rm, rv, training, 0.1, 1e-3);
+    };
+    expect_gradcheck(training ? "batch_norm2d_gelu train" : "batch_norm2d_gelu eval", f, {x, w, b});
   }
 }
 

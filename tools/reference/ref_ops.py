@@ -197,6 +197,38 @@ def _batch_norm(out_dir, gen):
     return n
 
 
+def _batch_norm_gelu(out_dir, gen):
+    """F.batch_norm(training=True) followed by F.gelu (erf form): the fused nn::batch_norm2d_gelu."""
+    n = 0
+    # (name, x shape NHWC, momentum, dtype, mean of x); rows 2*9*7 and 3*13*11 (odd), channels 5 and 37.
+    for name, sx, momentum, dt, shift in [("m0.1", (2, 9, 7, 5), 0.1, F32, 1.5),
+                                          ("m0.01_shift30", (3, 13, 11, 37), 0.01, F32, 30.0),
+                                          ("m0.1_n1", (1, 6, 5, 8), 0.1, F32, -0.5),
+                                          ("m0.1", (2, 5, 3, 4), 0.1, F64, 1.5)]:
+        c = sx[-1]
+        eps = 1e-3
+        x = gen.normal(sx, dt, scale=2.0, shift=shift)
+        weight = gen.normal((c,), dt, scale=0.5, shift=1.0)
+        bias = gen.normal((c,), dt)
+        rm = gen.normal((c,), dt, scale=0.5)
+        rv = gen.uniform((c,), dt, 0.5, 2.0)
+        rm64, rv64 = rm.to(F64).clone(), rv.to(F64).clone()
+        leaves = {k: v.to(F64).requires_grad_() for k, v in {"x": x, "weight": weight, "bias": bias}.items()}
+        out = _nhwc(F.gelu(F.batch_norm(_nchw(leaves["x"]), rm64, rv64, leaves["weight"], leaves["bias"],
+                                        training=True, momentum=momentum, eps=eps)))
+        gout = gen.normal(out.shape, dt)
+        out.backward(gout.to(F64))
+        tensors = {"in.x": x, "in.weight": weight, "in.bias": bias, "in.running_mean": rm, "in.running_var": rv,
+                   "out": out.detach().to(dt), "gout": gout,
+                   "out.running_mean": rm64.to(dt), "out.running_var": rv64.to(dt)}
+        for k, v in leaves.items():
+            tensors[f"grad.{k}"] = v.grad.to(dt)
+        refio.save(out_dir, "batch_norm2d_gelu", f"{name}_{_NAMES[dt]}", tensors,
+                   {"momentum": momentum, "eps": eps})
+        n += 1
+    return n
+
+
 def _shape_ops(out_dir, gen):
     n = 0
     for name, shapes, dim, dt in [("dim1_3in", [(2, 3, 5, 4), (2, 1, 5, 4), (2, 4, 5, 4)], 1, F32),
@@ -250,5 +282,7 @@ def _shape_ops(out_dir, gen):
 
 def generate(out_dir):
     gen = _Gen(20240611)
-    return _elementwise(out_dir, gen) + _linalg(out_dir, gen) + _conv(out_dir, gen) + _batch_norm(out_dir, gen) + \
+    n = _elementwise(out_dir, gen) + _linalg(out_dir, gen) + _conv(out_dir, gen) + _batch_norm(out_dir, gen) + \
         _shape_ops(out_dir, gen)
+    # Its own generator, so the cases above keep their data.
+    return n + _batch_norm_gelu(out_dir, _Gen(20261124))
