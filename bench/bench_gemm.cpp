@@ -1,7 +1,8 @@
 // cage::kernels::gemm<float> (OpenBLAS) at MaxViT-T-like shapes at batch 1: the 1x1 projections and MLP
 // layers of each stage (M = pixels, K = width in, N = width out), plus a square 1024 for scale.
 // FLOP counter: 2 M N K. BM_gemm_bf16: the same shapes through kernels/gemm_bf16.h (A rounded to bf16 on the
-// fly, B packed once outside the loop, no epilogue); skipped without AVX-512 BF16.
+// fly, B packed once outside the loop, no epilogue); skipped without AVX-512 BF16. BM_gemm_train: the training
+// step's three GEMMs of one 1x1 convolution in fp32 and bf16 mixed precision (below).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -55,5 +56,34 @@ void maxvit_gemm_shapes(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_gemm_bf16)->Apply(maxvit_gemm_shapes);
 BENCHMARK(BM_gemm_f32)->Apply(maxvit_gemm_shapes);
+
+// The three GEMMs of a training step's 1x1 convolution (MaxViT-T stage 1 MBConv conv_c at batch 8: 25088 pixels,
+// 256 -> 64 channels) through kernels::gemm<float>, as autograd calls it, in fp32 (OpenBLAS) and bf16 mixed
+// precision (kernels::gemm_bf16: both operands rounded and packed per call). Args: which (0 forward y = x w,
+// 1 input gradient gx = gy w^T, 2 weight gradient gw = x^T gy), bf16 (0/1).
+void BM_gemm_train(benchmark::State& state) {
+  const bool bf16 = state.range(1) != 0;
+  if (bf16 && !cage::kernels::bf16_gemm_supported()) return state.SkipWithError("CPU without AVX-512 BF16");
+  cage::kernels::GemmPrecisionScope scope(bf16 ? cage::kernels::GemmPrecision::bf16
+                                               : cage::kernels::GemmPrecision::fp32);
+  const int64_t P = 25088, Cin = 256, Cout = 64;
+  cage::Philox rng(6);
+  std::vector<float> x(P * Cin), w(Cin * Cout), gy(P * Cout), out(P * Cin);
+  for (auto* v : {&x, &w, &gy})
+    for (float& e : *v) e = rng.uniform() - 0.5f;
+  const int which = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    if (which == 0)
+      cage::kernels::gemm<float>(false, false, P, Cout, Cin, 1.0f, x.data(), Cin, w.data(), Cout, 0.0f, out.data(), Cout);
+    else if (which == 1)
+      cage::kernels::gemm<float>(false, true, P, Cin, Cout, 1.0f, gy.data(), Cout, w.data(), Cout, 0.0f, out.data(), Cin);
+    else
+      cage::kernels::gemm<float>(true, false, Cin, Cout, P, 1.0f, x.data(), Cin, gy.data(), Cout, 0.0f, out.data(), Cout);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * P * Cin * Cout, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(which == 0 ? "forward" : which == 1 ? "input gradient" : "weight gradient");
+}
+BENCHMARK(BM_gemm_train)->ArgsProduct({{0, 1, 2}, {0, 1}})->ArgNames({"which", "bf16"})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace

@@ -9,7 +9,9 @@
   fast path with its GEMMs in bf16 (models::Precision::bf16; nan on CPUs without AVX-512 BF16); the ratios are
   for fp32.
 * A training step (forward + backward + AdamW, cross-entropy): MaxViT-T at batch 8, and the Fashion-MNIST MaxViT
-  (input 32, stem 32, channels [32, 64, 128], one layer per stage, head_dim 16, partition 2) at batch 128.
+  (input 32, stem 32, channels [32, 64, 128], one layer per stage, head_dim 16, partition 2) at batch 128; each in
+  float32 and in bf16 mixed precision (ours: GEMM operands in bf16, `cage_train --precision bf16`; PyTorch: CPU
+  autocast to bfloat16), rounds alternating between the four.
 Prints medians and ratios (ours / other: below 1 means we are faster); for training also the minima over the
 rounds (on a shared machine the least load-disturbed samples). --training-only skips inference (and ONNX Runtime).
 """
@@ -57,13 +59,15 @@ def maxvit_t_no_drop():
     return m
 
 
-def torch_train_step(model, batch, size, channels, classes):
+def torch_train_step(model, batch, size, channels, classes, bf16=False):
+    """PyTorch's step; bf16: forward and loss under CPU autocast (bf16 GEMMs/convolutions), as the engine's bf16."""
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.full((batch, channels, size, size), 0.25)
     y = torch.arange(batch) % classes
     def step():
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -118,20 +122,33 @@ def main():
 
 
 def training(args, env):
-    print("\nTraining step: forward + backward + AdamW (ms per step; medians, then minima over the rounds)")
-    print(f"{'model':>22} {'ours':>9} {'PyTorch':>9} {'ours/torch':>10} {'ours min':>9} {'torch min':>9} {'min/min':>8}")
-    cases = [("MaxViT-T, batch 8", "BM_TrainStepMaxVitT/batch:8/",
-              lambda: torch_train_step(maxvit_t_no_drop(), 8, 224, 3, 10), 3),
-             ("Fashion MaxViT, b 128", "BM_TrainStepFashion/batch:128/",
-              lambda: torch_train_step(fashion_model(), 128, 32, 3, 10), 5)]
+    print("\nTraining step: forward + backward + AdamW (ms per step; medians over the rounds, minima below)")
+    print("bf16 = mixed precision: the engine's --precision bf16 (GEMM operands bf16, fp32 accumulation), PyTorch's")
+    print("torch.autocast('cpu', dtype=torch.bfloat16); nan where the CPU has no AVX-512 BF16")
+    head = (f"{'model':>22} {'ours':>8} {'ours bf16':>9} {'PyTorch':>8} {'torch bf16':>10} {'ours/torch':>10} "
+            f"{'bf16/torch':>10} {'bf16/torch bf16':>15}")
+    print(head)
+    cases = [("MaxViT-T, batch 8", "BM_TrainStepMaxVitT/batch:8/bf16:",
+              lambda bf16: torch_train_step(maxvit_t_no_drop(), 8, 224, 3, 10, bf16), 3),
+             ("Fashion MaxViT, b 128", "BM_TrainStepFashion/batch:128/bf16:",
+              lambda bf16: torch_train_step(fashion_model(), 128, 32, 3, 10, bf16), 5)]
+    minima = []
     for name, filt, make, reps in cases:
-        step = make()
-        o, t = [], []
+        step32, step16 = make(False), make(True)
+        o, h, t, tb = [], [], [], []
         for _ in range(args.rounds):
-            o.append(ours(args.build, filt, "ms_per_step", env))
-            t.append(1e3 * median_time(step, reps))
-        om, tm = statistics.median(o), statistics.median(t)
-        print(f"{name:>22} {om:>9.1f} {tm:>9.1f} {om / tm:>10.2f} {min(o):>9.1f} {min(t):>9.1f} {min(o) / min(t):>8.2f}")
+            o.append(ours(args.build, filt + "0", "ms_per_step", env))
+            h.append(ours(args.build, filt + "1", "ms_per_step", env))
+            t.append(1e3 * median_time(step32, reps))
+            tb.append(1e3 * median_time(step16, reps))
+        row = lambda f: (f(o), f(h), f(t), f(tb))
+        for label, (a, b, c, d) in ((name, row(statistics.median)), (name + " (min)", row(min))):
+            line = (f"{label:>22} {a:>8.1f} {b:>9.1f} {c:>8.1f} {d:>10.1f} {a / c:>10.2f} {b / c:>10.2f} "
+                    f"{b / d:>15.2f}")
+            (print if label == name else minima.append)(line)
+    print("minima:")
+    for line in minima:
+        print(line)
 
 if __name__ == "__main__":
     main()
