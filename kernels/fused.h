@@ -26,4 +26,8 @@ void depthwise_bias_gelu(int64_t N, int64_t H, int64_t W, int64_t C, int64_t KH,
 
 void gelu_inplace(float* x, int64_t n);
 
+// The squeeze-excitation pooling of the depthwise passes: pooled (N, C) = per-image means of row_sums (N * Ho rows
+// of C channel sums, one per output row), summed in double in a fixed order (independent of the thread count).
+void pool_row_sums(int64_t N, int64_t Ho, int64_t Wo, int64_t C, const float* row_sums, float* pooled);
+
 }  // namespace cage::kernels

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A `perf record` profile of the engine summed by op family (docs/performance.md, training section).
+"""A `perf record` profile of the engine summed by op family (docs/performance_training.md).
 
 Usage: scripts/perf_families.py PERF_DATA [TIME]
 TIME is passed to `perf report --time`, e.g. 50%-100% for the second half of the recording (the steady state of a

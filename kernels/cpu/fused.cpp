@@ -128,12 +128,16 @@ void depthwise_bias_gelu(int64_t N, int64_t H, int64_t W, int64_t C, int64_t KH,
     }
   });
   if (!pooled) return;
+  pool_row_sums(N, Ho, Wo, C, row_sums.data(), pooled);
+}
+
+void pool_row_sums(int64_t N, int64_t Ho, int64_t Wo, int64_t C, const float* row_sums, float* pooled) {
   const double inv = 1.0 / static_cast<double>(Ho * Wo);
   std::vector<double> acc(C);
   for (int64_t n = 0; n < N; ++n) {
     std::fill(acc.begin(), acc.end(), 0.0);
     for (int64_t oh = 0; oh < Ho; ++oh) {
-      const float* s = row_sums.data() + (n * Ho + oh) * C;
+      const float* s = row_sums + (n * Ho + oh) * C;
       for (int64_t c = 0; c < C; ++c) acc[c] += s[c];
     }
     for (int64_t c = 0; c < C; ++c) pooled[n * C + c] = static_cast<float>(acc[c] * inv);

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/bf16_math.h"
+#include "kernels/fused.h"
 #include "kernels/gemm_bf16.h"
 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on the AVX-512 intrinsics' undefined operands
@@ -134,17 +135,7 @@ void depthwise_bias_gelu_bf16(int64_t N, int64_t H, int64_t W, int64_t C, int64_
     }
   });
   if (!pooled) return;
-  // Per-image means from the row sums in a fixed order (independent of the thread count), in double.
-  const double inv = 1.0 / static_cast<double>(Ho * Wo);
-  std::vector<double> acc(C);
-  for (int64_t n = 0; n < N; ++n) {
-    std::fill(acc.begin(), acc.end(), 0.0);
-    for (int64_t oh = 0; oh < Ho; ++oh) {
-      const float* s = row_sums.data() + (n * Ho + oh) * C;
-      for (int64_t c = 0; c < C; ++c) acc[c] += s[c];
-    }
-    for (int64_t c = 0; c < C; ++c) pooled[n * C + c] = static_cast<float>(acc[c] * inv);
-  }
+  pool_row_sums(N, Ho, Wo, C, row_sums.data(), pooled);
 }
 
 void layer_norm_bf16(int64_t rows, int64_t C, const float* x, const float* gamma, const float* beta, float eps,

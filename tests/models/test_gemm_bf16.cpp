@@ -12,16 +12,12 @@
 #include "core/philox.h"
 #include "kernels/cpu/vec_math.h"
 #include "kernels/gemm_bf16.h"
+#include "support/test_support.h"
 
 namespace cage::test {
 namespace {
 
-std::vector<float> randn(int64_t n, uint64_t seed) {
-  Philox g(seed, 11);
-  std::vector<float> v(n);
-  for (auto& x : v) x = static_cast<float>(g.normal());
-  return v;
-}
+std::vector<float> randn(int64_t n, uint64_t seed) { return test::randn(n, seed, 11); }
 
 struct Case {
   int64_t M, N, K;

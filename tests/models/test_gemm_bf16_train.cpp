@@ -17,16 +17,12 @@
 #include "core/thread_pool.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_bf16.h"
+#include "support/test_support.h"
 
 namespace cage::test {
 namespace {
 
-std::vector<float> randn(int64_t n, uint64_t seed) {
-  Philox g(seed, 13);
-  std::vector<float> v(n);
-  for (auto& x : v) x = static_cast<float>(g.normal());
-  return v;
-}
+std::vector<float> randn(int64_t n, uint64_t seed) { return test::randn(n, seed, 13); }
 
 struct Shape {
   int64_t M, N, K;

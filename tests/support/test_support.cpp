@@ -44,6 +44,13 @@ Tensor random_tensor(const Shape& shape, Philox& rng, double lo, double hi, DTyp
   return t.to(dtype);
 }
 
+std::vector<float> randn(int64_t n, uint64_t seed, uint64_t stream) {
+  Philox g(seed, stream);
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(g.normal());
+  return v;
+}
+
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::string(v) : fallback;

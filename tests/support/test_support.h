@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "core/philox.h"
 #include "core/tensor.h"
@@ -22,6 +23,9 @@ Compare compare(const Tensor& actual, const Tensor& expected, double atol, doubl
 
 // Uniform in [lo, hi), from a Philox stream.
 Tensor random_tensor(const Shape& shape, Philox& rng, double lo = -1, double hi = 1, DType dtype = DType::f32);
+
+// n standard normal floats from Philox(seed, stream).
+std::vector<float> randn(int64_t n, uint64_t seed, uint64_t stream);
 
 std::string env_or(const char* name, const std::string& fallback);
 
