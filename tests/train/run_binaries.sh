@@ -70,6 +70,20 @@ cat "$work/em.log"
 cat "$work/em_eval.log"
 grep -q "skipped 1 samples" "$work/em_eval.log" || fail "cage_eval should report 1 skipped sample"
 
+# bf16 mixed precision from the command line: recorded in config.json, refused on another device with a clear line.
+if grep -q avx512_bf16 /proc/cpuinfo; then
+  "$train" --data "$an" --mode combined --model-config "$tiny" --epochs 1 --batch 8 --lr 1e-3 --holdout 0.25 \
+    --train-pipeline "$pipe" --eval-pipeline "$pipe" --run-dir "$work/b16" --precision bf16 > "$work/b16.log" 2>&1 \
+    || { cat "$work/b16.log"; fail "cage_train --precision bf16"; }
+  grep -q "^precision: bf16" "$work/b16.log" || fail "cage_train --precision bf16 did not say so"
+  grep -q '"precision": "bf16"' "$work/b16/config.json" || fail "config.json does not record the precision"
+  if "$train" --data "$an" --mode combined --model-config "$tiny" --epochs 1 --batch 8 --run-dir "$work/b16emu" \
+      --precision bf16 --device emu 2> "$work/b16emu.log" > /dev/null; then
+    fail "bf16 on the emu device was accepted"
+  fi
+  grep -q "CPU only" "$work/b16emu.log" || { cat "$work/b16emu.log"; fail "no clear error for bf16 off the CPU"; }
+fi
+
 # A bad dataset is one clear line and a non-zero exit.
 if "$train" --data "csv:$work/nothing.csv" --model-config "$tiny" --run-dir "$work/bad" 2> "$work/bad.log"; then
   fail "a missing CSV was accepted"
@@ -93,4 +107,4 @@ raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]; h = j
 assert any(k.startswith("model.") for k in h) and any(k.startswith("optim.") for k in h)
 print("state.safetensors:", len(h) - 1, "tensors, position", h["__metadata__"]["position"])
 PY
-echo "PASS: binaries on AffectNet and EMOTIC fixtures, Ctrl-C"
+echo "PASS: binaries on AffectNet and EMOTIC fixtures, bf16 mixed precision, Ctrl-C"
