@@ -75,18 +75,24 @@ void mm(int64_t m, int64_t nv, int64_t kpairs, const uint32_t* a, int64_t lda, c
   }
 }
 
+// The next min(32, r) floats of x times s as bf16 (pairs of consecutive floats = one 32-bit word, zeros past r),
+// and the mask of the words that hold data.
+CAGE_BF16_TARGET inline __m512i scaled_words(const float* x, int64_t r, __m512 s, __mmask16* words) {
+  const __mmask16 lo = static_cast<__mmask16>(r >= 16 ? 0xffff : (1u << r) - 1);
+  const __mmask16 hi = static_cast<__mmask16>(r <= 16 ? 0 : r >= 32 ? 0xffff : (1u << (r - 16)) - 1);
+  const int64_t w = std::min<int64_t>(16, (r + 1) / 2);
+  *words = static_cast<__mmask16>(w >= 16 ? 0xffff : (1u << w) - 1);
+  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_maskz_loadu_ps(hi, x + 16), s),
+                                      _mm512_mul_ps(_mm512_maskz_loadu_ps(lo, x), s));
+}
+
 // n floats times mul to bf16 at dst (n rounded up to even, the pad a zero).
 CAGE_BF16_TARGET void to_bf16(const float* x, int64_t n, float mul, uint16_t* dst) {
   const __m512 s = _mm512_set1_ps(mul);
   for (int64_t k = 0; k < n; k += 32) {
-    const int64_t r = n - k;
-    const __mmask16 lo = static_cast<__mmask16>(r >= 16 ? 0xffff : (1u << r) - 1);
-    const __mmask16 hi = static_cast<__mmask16>(r <= 16 ? 0 : r >= 32 ? 0xffff : (1u << (r - 16)) - 1);
-    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_maskz_loadu_ps(hi, x + k + 16), s),
-                                           _mm512_mul_ps(_mm512_maskz_loadu_ps(lo, x + k), s));
-    const int64_t words = std::min<int64_t>(16, (r + 1) / 2);
-    _mm512_mask_storeu_epi32(dst + k, static_cast<__mmask16>(words >= 16 ? 0xffff : (1u << words) - 1),
-                             (__m512i)v);
+    __mmask16 words;
+    const __m512i v = scaled_words(x + k, n - k, s, &words);
+    _mm512_mask_storeu_epi32(dst + k, words, v);
   }
 }
 
@@ -97,14 +103,9 @@ CAGE_BF16_TARGET void k_column(const float* x, int64_t n, float mul, uint32_t* c
   const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                          _mm512_set1_epi32(static_cast<int>(ld)));
   for (int64_t k = 0; k < n; k += 32) {
-    const int64_t r = n - k;
-    const __mmask16 lo = static_cast<__mmask16>(r >= 16 ? 0xffff : (1u << r) - 1);
-    const __mmask16 hi = static_cast<__mmask16>(r <= 16 ? 0 : r >= 32 ? 0xffff : (1u << (r - 16)) - 1);
-    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_maskz_loadu_ps(hi, x + k + 16), s),
-                                           _mm512_mul_ps(_mm512_maskz_loadu_ps(lo, x + k), s));
-    const int64_t words = std::min<int64_t>(16, (r + 1) / 2);
-    _mm512_mask_i32scatter_epi32(col + k / 2 * ld, static_cast<__mmask16>(words >= 16 ? 0xffff : (1u << words) - 1),
-                                 idx, (__m512i)v, 4);
+    __mmask16 words;
+    const __m512i v = scaled_words(x + k, n - k, s, &words);
+    _mm512_mask_i32scatter_epi32(col + k / 2 * ld, words, idx, v, 4);
   }
 }
 

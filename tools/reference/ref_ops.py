@@ -164,16 +164,8 @@ def _batch_norm(out_dir, gen):
                                                     ("eval_small", (1, 3, 4, 4), False, 0.01, F32, 1.5),
                                                     ("train_m0.1", (2, 3, 5, 4), True, 0.1, F64, 1.5),
                                                     ("eval", (2, 3, 3, 4), False, 0.1, F64, 1.5)]:
-        c = sx[-1]
         eps = 1e-3
-        x = gen.normal(sx, dt, scale=2.0, shift=shift)
-        weight = gen.normal((c,), dt, scale=0.5, shift=1.0)
-        bias = gen.normal((c,), dt)
-        rm = gen.normal((c,), dt, scale=0.5)
-        rv = gen.uniform((c,), dt, 0.5, 2.0)
-        # Copies: torch updates the running statistics in place, and .to() of a float64 tensor is itself.
-        rm64, rv64 = rm.to(F64).clone(), rv.to(F64).clone()
-        leaves = {k: v.to(F64).requires_grad_() for k, v in {"x": x, "weight": weight, "bias": bias}.items()}
+        x, weight, bias, rm, rv, rm64, rv64, leaves = _bn_inputs(gen, sx, dt, shift)
         out = _nhwc(F.batch_norm(_nchw(leaves["x"]), rm64, rv64, leaves["weight"], leaves["bias"], training=training,
                                  momentum=momentum, eps=eps))
         gout = gen.normal(out.shape, dt)
@@ -197,6 +189,20 @@ def _batch_norm(out_dir, gen):
     return n
 
 
+def _bn_inputs(gen, sx, dt, shift):
+    """A BatchNorm case's inputs (x of mean `shift`, affine, running statistics), their float64 copies (torch updates
+    the running statistics in place, and .to() of a float64 tensor is itself) and the float64 leaves to grad."""
+    c = sx[-1]
+    x = gen.normal(sx, dt, scale=2.0, shift=shift)
+    weight = gen.normal((c,), dt, scale=0.5, shift=1.0)
+    bias = gen.normal((c,), dt)
+    rm = gen.normal((c,), dt, scale=0.5)
+    rv = gen.uniform((c,), dt, 0.5, 2.0)
+    rm64, rv64 = rm.to(F64).clone(), rv.to(F64).clone()
+    leaves = {k: v.to(F64).requires_grad_() for k, v in {"x": x, "weight": weight, "bias": bias}.items()}
+    return x, weight, bias, rm, rv, rm64, rv64, leaves
+
+
 def _batch_norm_gelu(out_dir, gen):
     """F.batch_norm(training=True) followed by F.gelu (erf form): the fused nn::batch_norm2d_gelu."""
     n = 0
@@ -205,15 +211,8 @@ def _batch_norm_gelu(out_dir, gen):
                                           ("m0.01_shift30", (3, 13, 11, 37), 0.01, F32, 30.0),
                                           ("m0.1_n1", (1, 6, 5, 8), 0.1, F32, -0.5),
                                           ("m0.1", (2, 5, 3, 4), 0.1, F64, 1.5)]:
-        c = sx[-1]
         eps = 1e-3
-        x = gen.normal(sx, dt, scale=2.0, shift=shift)
-        weight = gen.normal((c,), dt, scale=0.5, shift=1.0)
-        bias = gen.normal((c,), dt)
-        rm = gen.normal((c,), dt, scale=0.5)
-        rv = gen.uniform((c,), dt, 0.5, 2.0)
-        rm64, rv64 = rm.to(F64).clone(), rv.to(F64).clone()
-        leaves = {k: v.to(F64).requires_grad_() for k, v in {"x": x, "weight": weight, "bias": bias}.items()}
+        x, weight, bias, rm, rv, rm64, rv64, leaves = _bn_inputs(gen, sx, dt, shift)
         out = _nhwc(F.gelu(F.batch_norm(_nchw(leaves["x"]), rm64, rv64, leaves["weight"], leaves["bias"],
                                         training=True, momentum=momentum, eps=eps)))
         gout = gen.normal(out.shape, dt)
