@@ -1,4 +1,5 @@
-// Image decoding (TurboJPEG for JPEG, stb_image for the rest) and the test/fixture writers (TurboJPEG, stb_image_write).
+// Image decoding (TurboJPEG for JPEG, data/pnm.cpp for PPM/PGM, stb_image for the rest) and the test/fixture
+// writers (TurboJPEG, stb_image_write).
 #include "data/decode.h"
 
 #include <turbojpeg.h>
@@ -13,6 +14,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "data/pnm.h"
 
 // stb is compiled into this file only, with internal linkage, so another translation unit that includes it
 // cannot clash; stdio is off because files are read (and written) here, with errors that name them.
@@ -23,7 +25,6 @@
 #define STBI_ONLY_BMP
 #define STBI_ONLY_GIF
 #define STBI_ONLY_TGA
-#define STBI_ONLY_PNM
 #define STBI_MAX_DIMENSIONS (1 << 20)
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
@@ -154,26 +155,6 @@ struct MemoryReader {
   }
 };
 
-// stb's PNM reader fetches the raster in one read and ignores a short count, so the raster size is checked here:
-// after "P5"/"P6", width, height and maxval (whitespace and # comments between), one whitespace byte, then samples.
-bool pnm_raster_complete(const uint8_t* d, size_t n) {
-  size_t pos = 2;
-  int64_t fields[3] = {0, 0, 0};
-  for (int64_t& field : fields) {
-    while (pos < n && (std::isspace(d[pos]) || d[pos] == '#')) {
-      if (d[pos] == '#')
-        while (pos < n && d[pos] != '\n' && d[pos] != '\r') ++pos;
-      else
-        ++pos;
-    }
-    if (pos >= n || !std::isdigit(d[pos])) return false;
-    while (pos < n && std::isdigit(d[pos]) && field < (int64_t(1) << 32)) field = field * 10 + (d[pos++] - '0');
-  }
-  ++pos;  // the single whitespace byte before the raster
-  const int64_t channels = d[1] == '6' ? 3 : 1, bytes_per_sample = fields[2] > 255 ? 2 : 1;
-  return pos <= n && static_cast<int64_t>(n - pos) >= fields[0] * fields[1] * channels * bytes_per_sample;
-}
-
 Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
   CAGE_CHECK(size <= static_cast<size_t>(INT_MAX), name, ": image file too large (", size, " bytes)");
   const int len = static_cast<int>(size);
@@ -187,7 +168,7 @@ Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
   CAGE_CHECK(int64_t(width) * height <= kMaxPixels, name, ": image of ", width, "x", height,
              " pixels refused (limit ", kMaxPixels, " pixels)");
   // stb converts to 3 components itself: gray replicated, alpha dropped, 16-bit samples reduced to their high byte.
-  // It reads through callbacks so that a read past the end is seen: stb's BMP, GIF, TGA and PNM readers would
+  // It reads through callbacks so that a read past the end is seen: stb's BMP, GIF and TGA readers would
   // otherwise decode a truncated file into an image padded with zeros, where PIL reports it truncated.
   MemoryReader reader{data, size};
   stbi_io_callbacks io{MemoryReader::read, MemoryReader::skip, MemoryReader::eof};
@@ -195,8 +176,7 @@ Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
                                                    stbi_image_free);
   if (!pixels) fail(name, ": corrupt or truncated ", image_format_name(format), " (", stbi_failure_reason(), ")");
   const char* kind = format == ImageFormat::unknown ? "TGA" : image_format_name(format);  // TGA: the one without magic
-  CAGE_CHECK(!reader.read_past_end && (format != ImageFormat::pnm || pnm_raster_complete(data, size)), name,
-             ": truncated ", kind, " (the data ends early)");
+  CAGE_CHECK(!reader.read_past_end, name, ": truncated ", kind, " (the data ends early)");
   CAGE_CHECK(width > 0 && height > 0, name, ": corrupt ", kind, " (", width, "x", height, " pixels)");
   Image image(height, width, 3);
   std::memcpy(image.pixels.data(), pixels.get(), image.pixels.size());
@@ -235,7 +215,9 @@ const char* image_format_name(ImageFormat format) {
 
 Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name) {
   CAGE_CHECK(size > 0, name, ": empty image file");
-  if (sniff_image_format(data, size) == ImageFormat::jpeg) return decode_jpeg(data, size, name);
+  const ImageFormat format = sniff_image_format(data, size);
+  if (format == ImageFormat::jpeg) return decode_jpeg(data, size, name);
+  if (format == ImageFormat::pnm) return decode_pnm(data, size, name, kMaxPixels);  // not stb's: data/pnm.h
   return decode_stb(data, size, name);
 }
 

@@ -1,7 +1,8 @@
 // Image files to 8-bit RGB pixels, as torchvision's default loader sees them (PIL's Image.open(f).convert("RGB")).
 // JPEG goes through libjpeg-turbo's TurboJPEG API (the library PIL links, with PIL's defaults: accurate integer IDCT,
-// fancy upsampling), so decoded pixels equal PIL's; PNG, BMP, GIF (first frame), TGA and binary PPM/PGM go through
-// stb_image. The format is recognised from the file's first bytes, never from its extension.
+// fancy upsampling), so decoded pixels equal PIL's; PNG, BMP, GIF (first frame) and TGA go through stb_image, binary
+// PPM/PGM through our own reader (data/pnm.h: stb's has memory bugs). The format is recognised from the file's first
+// bytes, never from its extension.
 //
 // Every decode returns 3 channels: grayscale is replicated, alpha is dropped (not blended, as convert("RGB") does),
 // CMYK/YCCK JPEGs are read with PIL's conventions (Adobe-inverted CMYK, then PIL's cmyk2rgb). EXIF orientation is

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -193,6 +194,32 @@ TEST(Decode, NetpbmFiles) {
   ppm.resize(ppm.size() - 1);
   write_bytes(dir.file("short.ppm"), ppm);
   expect_decode_error(dir.file("short.ppm"), "truncated PPM");
+  // Header fields stb would overflow an int on (found by fuzz_decode), a zero width, and a header that stops.
+  const std::pair<const char*, const char*> bad_headers[] = {{"P6\n17 9\n2552222222222\n", "corrupt PPM/PGM header"},
+                                                            {"P5 99999999999999999999 2 255\n", "pixels refused"},
+                                                            {"P6 0 2 255\n", "corrupt PPM/PGM header"}};
+  for (const auto& [header, message] : bad_headers) {
+    std::vector<uint8_t> bad(header, header + std::strlen(header));
+    bad.resize(bad.size() + 64, 7);
+    write_bytes(dir.file("bad.ppm"), bad);
+    expect_decode_error(dir.file("bad.ppm"), message);
+  }
+  write_bytes(dir.file("cut.ppm"), {'P', '6', ' ', '3', ' ', '2'});
+  expect_decode_error(dir.file("cut.ppm"), "header ends early");
+  // 16-bit samples (maxval > 255), big-endian: the high byte of each (stb 2.27 read past its buffer on 16-bit PGM).
+  std::vector<uint8_t> pgm16 = {'P', '5', ' ', '3', ' ', '1', ' ', '6', '5', '5', '3', '5', '\n'};
+  for (uint8_t v : {0x12, 0x34, 0xAB, 0xCD, 0xFF, 0x01}) pgm16.push_back(v);
+  write_bytes(dir.file("c.pgm"), pgm16);
+  const Image c = decode_image(dir.file("c.pgm"));
+  ASSERT_EQ(c.width, 3);
+  const std::vector<uint8_t> want = {0x12, 0x12, 0x12, 0xAB, 0xAB, 0xAB, 0xFF, 0xFF, 0xFF};
+  EXPECT_EQ(c.pixels, want);
+  pgm16.pop_back();
+  write_bytes(dir.file("c_short.pgm"), pgm16);
+  expect_decode_error(dir.file("c_short.pgm"), "truncated PPM/PGM");
+  std::vector<uint8_t> ppm16 = {'P', '6', ' ', '1', ' ', '1', ' ', '1', '0', '2', '3', '\n', 1, 2, 3, 4, 5, 6};
+  write_bytes(dir.file("d.ppm"), ppm16);
+  EXPECT_EQ(decode_image(dir.file("d.ppm")).pixels, (std::vector<uint8_t>{1, 3, 5}));
 }
 
 // Junk before the EOI marker is a libjpeg warning PIL ignores ("extraneous bytes before marker"): so do we.
