@@ -170,11 +170,7 @@ def _batch_norm(out_dir, gen):
                                  momentum=momentum, eps=eps))
         gout = gen.normal(out.shape, dt)
         out.backward(gout.to(F64))
-        tensors = {"in.x": x, "in.weight": weight, "in.bias": bias, "in.running_mean": rm, "in.running_var": rv,
-                   "out": out.detach().to(dt), "gout": gout,
-                   "out.running_mean": rm64.to(dt), "out.running_var": rv64.to(dt)}
-        for k, v in leaves.items():
-            tensors[f"grad.{k}"] = v.grad.to(dt)
+        tensors = _bn_tensors(dt, x, weight, bias, rm, rv, out, gout, rm64, rv64, leaves)
         params = {"training": training, "momentum": momentum, "eps": eps}
         refio.save(out_dir, "batch_norm2d", f"{name}_{_NAMES[dt]}", tensors, params)
         n += 1
@@ -203,6 +199,16 @@ def _bn_inputs(gen, sx, dt, shift):
     return x, weight, bias, rm, rv, rm64, rv64, leaves
 
 
+def _bn_tensors(dt, x, weight, bias, rm, rv, out, gout, rm64, rv64, leaves):
+    """A BatchNorm case's fixture tensors: inputs, output, its incoming gradient, updated statistics, gradients."""
+    tensors = {"in.x": x, "in.weight": weight, "in.bias": bias, "in.running_mean": rm, "in.running_var": rv,
+               "out": out.detach().to(dt), "gout": gout,
+               "out.running_mean": rm64.to(dt), "out.running_var": rv64.to(dt)}
+    for k, v in leaves.items():
+        tensors[f"grad.{k}"] = v.grad.to(dt)
+    return tensors
+
+
 def _batch_norm_gelu(out_dir, gen):
     """F.batch_norm(training=True) followed by F.gelu (erf form): the fused nn::batch_norm2d_gelu."""
     n = 0
@@ -217,11 +223,7 @@ def _batch_norm_gelu(out_dir, gen):
                                         training=True, momentum=momentum, eps=eps)))
         gout = gen.normal(out.shape, dt)
         out.backward(gout.to(F64))
-        tensors = {"in.x": x, "in.weight": weight, "in.bias": bias, "in.running_mean": rm, "in.running_var": rv,
-                   "out": out.detach().to(dt), "gout": gout,
-                   "out.running_mean": rm64.to(dt), "out.running_var": rv64.to(dt)}
-        for k, v in leaves.items():
-            tensors[f"grad.{k}"] = v.grad.to(dt)
+        tensors = _bn_tensors(dt, x, weight, bias, rm, rv, out, gout, rm64, rv64, leaves)
         refio.save(out_dir, "batch_norm2d_gelu", f"{name}_{_NAMES[dt]}", tensors,
                    {"momentum": momentum, "eps": eps})
         n += 1
