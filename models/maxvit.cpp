@@ -27,7 +27,8 @@ Tensor relative_position_index(int64_t P) {
 namespace {
 
 // BatchNorm followed by GELU: in training on the CPU one fused op (nn::batch_norm2d_gelu, two memory passes each
-// way fewer and no stored pre-activation); on GPU devices the composition of the two ops' kernels.
+// way fewer and no stored pre-activation); on GPU devices the composition of the two ops' kernels (the fused op's
+// GPU entries are themselves that composition plus a recomputation of the pre-activation in backward: no gain).
 Tensor norm_gelu(nn::BatchNorm2d& bn, const Tensor& x) {
   return x.device() == Device::cpu ? bn.forward_gelu(x) : nn::gelu(bn.forward(x));
 }

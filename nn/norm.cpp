@@ -5,13 +5,23 @@
 
 namespace cage::nn {
 
+namespace {
+
+// The channel count of an NHWC BatchNorm input, with every per-channel tensor checked against it.
+int64_t bn_channels(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Tensor& running_mean, const Tensor& running_var) {
+  CAGE_CHECK(x.dim() == 4, op, " expects NHWC input, got ", describe(x));
+  const int64_t C = x.size(3);
+  for (const Tensor* p : {&weight, &bias, &running_mean, &running_var})
+    CAGE_CHECK(!p->defined() || p->shape() == Shape{C}, op, ": parameter ", describe(*p), " for ", C, " channels");
+  return C;
+}
+
+}  // namespace
+
 Tensor batch_norm2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                     const Tensor& running_var, bool training, double momentum, double eps) {
-  CAGE_CHECK(x_in.dim() == 4, "batch_norm2d expects NHWC input, got ", describe(x_in));
-  const int64_t C = x_in.size(3);
-  for (const Tensor* p : {&weight, &bias, &running_mean, &running_var})
-    CAGE_CHECK(!p->defined() || p->shape() == Shape{C}, "batch_norm2d: parameter ", describe(*p), " for ", C,
-               " channels");
+  const int64_t C = bn_channels("batch_norm2d", x_in, weight, bias, running_mean, running_var);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty({C}, DType::f64, x.device()), invstd = Tensor::empty({C}, DType::f64, x.device());
@@ -37,11 +47,7 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias
 Tensor batch_norm2d_gelu(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, bool training, double momentum, double eps) {
   if (!training) return gelu(batch_norm2d(x_in, weight, bias, running_mean, running_var, false, momentum, eps));
-  CAGE_CHECK(x_in.dim() == 4, "batch_norm2d_gelu expects NHWC input, got ", describe(x_in));
-  const int64_t C = x_in.size(3);
-  for (const Tensor* p : {&weight, &bias, &running_mean, &running_var})
-    CAGE_CHECK(!p->defined() || p->shape() == Shape{C}, "batch_norm2d_gelu: parameter ", describe(*p), " for ", C,
-               " channels");
+  const int64_t C = bn_channels("batch_norm2d_gelu", x_in, weight, bias, running_mean, running_var);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty({C}, DType::f64, x.device()), invstd = Tensor::empty({C}, DType::f64, x.device());

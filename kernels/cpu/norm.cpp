@@ -118,6 +118,15 @@ void bn_backward_input(const T* xp, const T* g, const T* w, const double* mean, 
   });
 }
 
+// BatchNorm's parameter gradients from the backward sums: gw = sum gy * xhat (sums[C + c]), gb = sum gy (sums[c]).
+template <typename T>
+void write_affine_grads(const std::vector<double>& sums, int64_t C, const Tensor& gw, const Tensor& gb) {
+  if (gw.defined())
+    for (int64_t c = 0; c < C; ++c) gw.data<T>()[c] = static_cast<T>(sums[C + c]);
+  if (gb.defined())
+    for (int64_t c = 0; c < C; ++c) gb.data<T>()[c] = static_cast<T>(sums[c]);
+}
+
 inline float gelu_t(float x) { return gelu_f32(x); }
 inline double gelu_t(double x) { return gelu_f64(x); }
 inline float gelu_grad_t(float x) { return gelu_grad_f32(x); }
@@ -185,10 +194,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
           acc[C + c] += gv * (xp[r * C + c] - mean[c]) * invstd[c];
         }
     });
-    if (gw.defined())
-      for (int64_t c = 0; c < C; ++c) gw.data<T>()[c] = static_cast<T>(sums[C + c]);
-    if (gb.defined())
-      for (int64_t c = 0; c < C; ++c) gb.data<T>()[c] = static_cast<T>(sums[c]);
+    write_affine_grads<T>(sums, C, gw, gb);
     if (!gx.defined()) return;
     bn_backward_input(xp, g, w, mean, invstd, sums, rows, C, training, gx.data<T>());
   });
@@ -254,10 +260,7 @@ void batch_norm_gelu_backward(const Tensor& x, const Tensor& weight, const Tenso
         }
       }
     });
-    if (gw.defined())
-      for (int64_t c = 0; c < C; ++c) gw.data<T>()[c] = static_cast<T>(sums[C + c]);
-    if (gb.defined())
-      for (int64_t c = 0; c < C; ++c) gb.data<T>()[c] = static_cast<T>(sums[c]);
+    write_affine_grads<T>(sums, C, gw, gb);
     if (gxp) bn_backward_input(xp, gxp, w, mean, invstd, sums, rows, C, true, gxp);
   });
 }
