@@ -7,7 +7,9 @@
 // Per (batch, group, head), with N = P*P tokens of the group:
 //   S = scale * Q K^T + bias,  A = softmax_rows(S),  O = A V
 //   bias[h][i][j] = table[(yi - yj + P - 1) * (2P - 1) + (xi - xj + P - 1)][h], token t at (t / P, t % P).
-// Versions: CPU (kernels/cpu/attention.cpp), f32 and f64. Every tensor contiguous.
+// Versions: CPU (kernels/cpu/attention.cpp), f32 and f64; under GemmPrecision::bf16 (kernels/gemm.h) float32 runs
+// the bf16-product kernels of kernels/fused_bf16.h (attention_bf16.cpp, attention_bf16_backward.cpp), as
+// gemm<float> does; GPU (kernels/gpu). Every tensor contiguous.
 #pragma once
 #include <cstdint>
 

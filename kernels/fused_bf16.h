@@ -13,6 +13,11 @@
 //                             CPU with Q K^T and P V as bf16 products accumulated in fp32 (vdpbf16ps): q, scale * k,
 //                             v and the unnormalised probabilities are rounded to bf16; bias, softmax and the
 //                             normalisation stay fp32. Arguments checked by relpos_attention_check beforehand.
+// For bf16 mixed-precision training (kernels::gemm_precision() == bf16; element-wise GELU and the fused
+// BatchNorm + GELU of kernels/cpu/elementwise.cpp and kernels/cpu/norm.cpp route here, forward and backward):
+//   gelu_backward_bf16:       gx = gy * GELU'(x) with gelu_grad_bf16_v (max |error| 1.1e-6; gx may be gy).
+//   affine_gelu_rows_bf16:    y = GELU(z), z = fma(x, a[c], shift[c]), over rows of C values (one thread's rows).
+//   affine_gelu_grad_rows_bf16: gz = gy * GELU'(z) with z formed exactly as affine_gelu_rows_bf16 formed it.
 #pragma once
 #include <cstdint>
 
@@ -25,6 +30,11 @@ void depthwise_bias_gelu_bf16(int64_t N, int64_t H, int64_t W, int64_t C, int64_
                               float* pooled);
 
 void gelu_bf16(const float* x, float* y, int64_t n);
+
+void gelu_backward_bf16(const float* x, const float* gy, float* gx, int64_t n);
+void affine_gelu_rows_bf16(int64_t rows, int64_t C, const float* x, const float* a, const float* shift, float* y);
+void affine_gelu_grad_rows_bf16(int64_t rows, int64_t C, const float* x, const float* gy, const float* a,
+                                const float* shift, float* gz);
 
 // y (rows, C) = (x - mean) / sqrt(var + eps) * gamma + beta per row of x (rows, C); y may not overlap x.
 void layer_norm_bf16(int64_t rows, int64_t C, const float* x, const float* gamma, const float* beta, float eps,

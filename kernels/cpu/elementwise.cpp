@@ -9,6 +9,8 @@
 #include "kernels/cpu/vec_math.h"
 #include "kernels/elementwise.h"
 #include "kernels/dispatch.h"
+#include "kernels/fused_bf16.h"
+#include "kernels/gemm.h"
 
 namespace cage::kernels {
 
@@ -54,6 +56,12 @@ void with_unary(Unary op, F&& f) {
   }
 }
 
+// float32 GELU under bf16 mixed precision (kernels/gemm.h) takes the bf16 path's piecewise polynomials
+// (kernels/fused_bf16.h), forward and backward alike.
+bool bf16_gelu(Unary op, const Tensor& x) {
+  return op == Unary::gelu && x.dtype() == DType::f32 && gemm_precision() == GemmPrecision::bf16;
+}
+
 void check_cpu_contiguous(const Tensor& t, const char* what) {
   CAGE_CHECK(t.device() == Device::cpu, what, ": tensor on ", device_name(t.device()), " (CPU kernel)");
   CAGE_CHECK(t.is_contiguous(), what, ": expected a contiguous tensor, got strides ", shape_str(t.strides()));
@@ -65,6 +73,7 @@ void unary_forward(Unary op, const Tensor& x, const Tensor& y) {
   CAGE_GPU_DISPATCH(x.device(), unary_forward, op, x, y);
   check_cpu_contiguous(x, "unary_forward");
   check_cpu_contiguous(y, "unary_forward");
+  if (bf16_gelu(op, x)) return gelu_bf16(x.data<float>(), y.data<float>(), x.numel());
   CAGE_DISPATCH_FLOAT(x.dtype(), "unary_forward", [&] {
     const scalar_t* xp = x.data<scalar_t>();
     scalar_t* yp = y.data<scalar_t>();
@@ -80,6 +89,7 @@ void unary_forward(Unary op, const Tensor& x, const Tensor& y) {
 void unary_backward(Unary op, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx) {
   CAGE_GPU_DISPATCH(x.device(), unary_backward, op, x, y, gy, gx);
   check_cpu_contiguous(gy, "unary_backward");
+  if (bf16_gelu(op, x)) return gelu_backward_bf16(x.data<float>(), gy.data<float>(), gx.data<float>(), x.numel());
   CAGE_DISPATCH_FLOAT(x.dtype(), "unary_backward", [&] {
     const scalar_t* xp = x.data<scalar_t>();
     const scalar_t* yp = y.data<scalar_t>();

@@ -73,6 +73,47 @@ CAGE_BF16_TARGET void gelu_span(const float* x, float* y, int64_t n) {
   }
 }
 
+CAGE_BF16_TARGET void gelu_backward_span(const float* x, const float* gy, float* gx, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(gx + i, _mm512_mul_ps(_mm512_loadu_ps(gy + i), gelu_grad_bf16_v(_mm512_loadu_ps(x + i))));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 g = gelu_grad_bf16_v(_mm512_maskz_loadu_ps(m, x + i));
+    _mm512_mask_storeu_ps(gx + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, gy + i), g));
+  }
+}
+
+// out = GELU(z) (kGrad false) or g * GELU'(z) for one vector of z.
+template <bool kGrad>
+CAGE_BF16_TARGET inline __m512 gelu_or_grad(__m512 z, __m512 g) {
+  if constexpr (kGrad) return _mm512_mul_ps(g, gelu_grad_bf16_v(z));
+  return gelu_bf16_v(z);
+}
+
+// Rows of C values: out = GELU(z) or gy * GELU'(z) with z = fma(x, a, shift) per column (gy unread for GELU).
+template <bool kGrad>
+CAGE_BF16_TARGET void affine_gelu_rows(int64_t rows, int64_t C, const float* x, const float* gy, const float* a,
+                                       const float* shift, float* out) {
+  const __mmask16 tail = static_cast<__mmask16>(C % 16 == 0 ? 0 : (1u << (C % 16)) - 1);
+  const int64_t full = C / 16 * 16;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * C;
+    const float* gr = gy + r * C;
+    float* o = out + r * C;
+    for (int64_t c = 0; c < full; c += 16) {
+      const __m512 z = _mm512_fmadd_ps(_mm512_loadu_ps(xr + c), _mm512_loadu_ps(a + c), _mm512_loadu_ps(shift + c));
+      _mm512_storeu_ps(o + c, gelu_or_grad<kGrad>(z, kGrad ? _mm512_loadu_ps(gr + c) : z));
+    }
+    if (tail) {
+      const __m512 z = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, xr + full), _mm512_maskz_loadu_ps(tail, a + full),
+                                       _mm512_maskz_loadu_ps(tail, shift + full));
+      const __m512 g = kGrad ? _mm512_maskz_loadu_ps(tail, gr + full) : z;
+      _mm512_mask_storeu_ps(o + full, tail, gelu_or_grad<kGrad>(z, g));
+    }
+  }
+}
+
 CAGE_BF16_TARGET void layer_norm_rows(int64_t r0, int64_t r1, int64_t C, const float* x, const float* gamma,
                                       const float* beta, float eps, float* y) {
   const __mmask16 tail = static_cast<__mmask16>(C % 16 == 0 ? 0xffff : (1u << (C % 16)) - 1);
@@ -148,6 +189,22 @@ void layer_norm_bf16(int64_t rows, int64_t C, const float* x, const float* gamma
 void gelu_bf16(const float* x, float* y, int64_t n) {
   CAGE_CHECK(bf16_gemm_supported(), "bf16 inference needs a CPU with AVX-512 BF16 (avx512_bf16); use fp32");
   parallel_for(0, n, 1 << 14, [&](int64_t a, int64_t b) { gelu_span(x + a, y + a, b - a); });
+}
+
+void gelu_backward_bf16(const float* x, const float* gy, float* gx, int64_t n) {
+  CAGE_CHECK(bf16_gemm_supported(), "bf16 GELU needs a CPU with AVX-512 BF16 (avx512_bf16)");
+  parallel_for(0, n, 1 << 14, [&](int64_t a, int64_t b) { gelu_backward_span(x + a, gy + a, gx + a, b - a); });
+}
+
+void affine_gelu_rows_bf16(int64_t rows, int64_t C, const float* x, const float* a, const float* shift, float* y) {
+  CAGE_CHECK(bf16_gemm_supported(), "bf16 GELU needs a CPU with AVX-512 BF16 (avx512_bf16)");
+  affine_gelu_rows<false>(rows, C, x, x, a, shift, y);
+}
+
+void affine_gelu_grad_rows_bf16(int64_t rows, int64_t C, const float* x, const float* gy, const float* a,
+                                const float* shift, float* gz) {
+  CAGE_CHECK(bf16_gemm_supported(), "bf16 GELU needs a CPU with AVX-512 BF16 (avx512_bf16)");
+  affine_gelu_rows<true>(rows, C, x, gy, a, shift, gz);
 }
 
 }  // namespace cage::kernels

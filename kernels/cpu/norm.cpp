@@ -1,13 +1,17 @@
 // CPU BatchNorm (NHWC, statistics per channel) and LayerNorm (per row), forward and backward, and the fused
 // training-mode BatchNorm + GELU (batch_norm_gelu_forward/backward: the normalised value before GELU is never
 // stored; backward recomputes it from x). Statistics and gradient sums accumulate in double; the normalisation
-// itself runs in the tensor's dtype.
+// itself runs in the tensor's dtype. Under bf16 mixed precision (kernels/gemm.h) the fused op's GELU and GELU'
+// are the bf16 path's polynomials (kernels/fused_bf16.h).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/column_reduce.h"
 #include "kernels/cpu/vec_math.h"
+#include "kernels/fused_bf16.h"
+#include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/dispatch.h"
 
@@ -132,6 +136,22 @@ inline double gelu_t(double x) { return gelu_f64(x); }
 inline float gelu_grad_t(float x) { return gelu_grad_f32(x); }
 inline double gelu_grad_t(double x) { return gelu_grad_f64(x); }
 
+// float32 under bf16 mixed precision (kernels/gemm.h): GELU and its derivative from the bf16 path's piecewise
+// polynomials (kernels/fused_bf16.h), forward and backward alike.
+template <typename T>
+bool bf16_gelu() {
+  return std::is_same_v<T, float> && gemm_precision() == GemmPrecision::bf16;
+}
+void bf16_gelu_rows(int64_t rows, int64_t C, const float* x, const float* a, const float* shift, float* y) {
+  affine_gelu_rows_bf16(rows, C, x, a, shift, y);
+}
+void bf16_gelu_grad_row(int64_t C, const float* x, const float* gy, const float* a, const float* shift, float* gz) {
+  affine_gelu_grad_rows_bf16(1, C, x, gy, a, shift, gz);
+}
+// float64 never takes the bf16 path (bf16_gelu<double>() is false).
+void bf16_gelu_rows(int64_t, int64_t, const double*, const double*, const double*, double*) {}
+void bf16_gelu_grad_row(int64_t, const double*, const double*, const double*, const double*, double*) {}
+
 }  // namespace
 
 void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
@@ -220,7 +240,9 @@ void batch_norm_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor
     std::vector<T> a, shift;
     bn_affine(opt_data<T>(weight), opt_data<T>(bias), mean, invstd, C, a, shift);
     T* yp = y.data<T>();
+    const bool mixed = bf16_gelu<T>();
     parallel_for(0, rows, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
+      if (mixed) return bf16_gelu_rows(r1 - r0, C, xp + r0 * C, a.data(), shift.data(), yp + r0 * C);
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t c = 0; c < C; ++c) yp[r * C + c] = gelu_t(xp[r * C + c] * a[c] + shift[c]);
     });
@@ -245,6 +267,7 @@ void batch_norm_gelu_backward(const Tensor& x, const Tensor& weight, const Tenso
     // gz = gy * gelu'(z), z = x * a + shift recomputed as the forward rounded it. Written into gx when the
     // input gradient is wanted (the second pass reads it back in place), else into a per-chunk row buffer.
     T* gxp = gx.defined() ? gx.data<T>() : nullptr;
+    const bool mixed = bf16_gelu<T>();
     // sums[c] = sum gz, sums[C + c] = sum gz * xhat, in double per element as batch_norm_backward.
     std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
       std::vector<T> row_buf(gxp ? 0 : C);
@@ -252,7 +275,10 @@ void batch_norm_gelu_backward(const Tensor& x, const Tensor& weight, const Tenso
         const T* xr = xp + r * C;
         const T* gr = g + r * C;
         T* gz = gxp ? gxp + r * C : row_buf.data();
-        for (int64_t c = 0; c < C; ++c) gz[c] = gr[c] * gelu_grad_t(xr[c] * a[c] + shift[c]);
+        if (mixed)
+          bf16_gelu_grad_row(C, xr, gr, a.data(), shift.data(), gz);
+        else
+          for (int64_t c = 0; c < C; ++c) gz[c] = gr[c] * gelu_grad_t(xr[c] * a[c] + shift[c]);
         for (int64_t c = 0; c < C; ++c) {
           double gv = gz[c];
           acc[c] += gv;

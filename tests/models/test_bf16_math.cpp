@@ -1,5 +1,6 @@
 // The bf16 inference path's own GELU and depthwise kernels (kernels/fused_bf16.h): the piecewise-cubic GELU
-// against GELU in double with std::erf over a dense grid and far into the tails, and the depthwise conv + bias +
+// (and the piecewise-quartic derivative of bf16 training) against double with std::erf over a dense grid and far
+// into the tails, and the depthwise conv + bias +
 // GELU (+ pooled means) against a double reference at odd sizes, strides and borders, and the attention with
 // bf16 products against double attention of the same bf16-rounded q, scale * k, v; LayerNorm with fp32 row
 // statistics against double.
@@ -53,6 +54,41 @@ TEST(Bf16Math, GeluAgainstDoubleErf) {
   EXPECT_EQ(out[1], 0.0f);
   EXPECT_EQ(out[2], std::numeric_limits<float>::infinity());
   EXPECT_TRUE(std::isnan(out[3]));
+}
+
+double gelu_grad_double(double x) {
+  return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2.0 * M_PI);
+}
+
+// GELU's derivative of bf16 mixed-precision training (gelu_grad_bf16_v through gelu_backward_bf16) on the same grid.
+TEST(Bf16Math, GeluGradAgainstDouble) {
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  std::vector<float> x;
+  for (int64_t i = -12 * (1 << 17); i <= 12 * (1 << 17); ++i) x.push_back(std::ldexp(float(i), -17));
+  for (int e = -40; e <= 100; ++e)
+    for (float m : {1.0f, 1.0f + 0x1p-23f, 1.5f, 1.9999999f})
+      for (float s : {1.0f, -1.0f}) x.push_back(s * std::ldexp(m, e));
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<float> gy(x.size()), gx(x.size());
+  for (int64_t i = 0; i < n; ++i) gy[i] = i % 3 == 0 ? 1.0f : i % 3 == 1 ? -2.5f : 0.125f;  // exact scalings
+  kernels::gelu_backward_bf16(x.data(), gy.data(), gx.data(), n);
+  double worst = 0, at = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double err = std::fabs(double(gx[i]) / gy[i] - gelu_grad_double(x[i]));
+    if (err > worst) worst = err, at = x[i];
+  }
+  std::printf("[bf16 gelu'] max |error| %.3g (at x = %.6g)\n", worst, at);
+  EXPECT_LT(worst, 2e-6);  // measured 1.1e-6 (the last piece's constant at |x| = 5.37)
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN()};
+  const float ones[] = {1, 1, 1, 1, 1};
+  float out[5];
+  kernels::gelu_backward_bf16(specials, ones, out, 5);
+  EXPECT_EQ(out[0], 0.5f);
+  EXPECT_EQ(out[1], 0.5f);
+  EXPECT_EQ(out[2], 1.0f);
+  EXPECT_EQ(out[3], 0.0f);
+  EXPECT_TRUE(std::isnan(out[4]));
 }
 
 TEST(Bf16Math, DepthwiseAgainstDouble) {

@@ -2,7 +2,8 @@
 // float32 data (statistics by a two-pass sum in long double, GELU through libm's erf), against the unfused
 // composition gelu(batch_norm2d(...)) in float32, and its independence of the thread count. Odd shapes, a mean
 // far from zero (30, std 2) so that a careless variance would show, and a row count spanning several blocks of
-// the statistics pass. Errors are printed next to the tolerances.
+// the statistics pass. Errors are printed next to the tolerances. All of it again under bf16 mixed precision,
+// whose GELU and GELU' are the bf16 path's polynomials.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +12,8 @@
 
 #include "core/philox.h"
 #include "core/thread_pool.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/norm.h"
 #include "nn/functional.h"
 #include "support/test_support.h"
@@ -62,7 +65,9 @@ Result run(bool fused, const Tensor& x0, const Tensor& w0, const Tensor& b0, con
   return r;
 }
 
-TEST(BatchNormGelu, MatchesFloat64AndComposition) {
+// tag: printed with the errors; the tolerances hold for both GELUs (float32's erf polynomial, |error| 1.5e-7, and
+// the bf16 mixed-precision polynomials, 3.2e-6 for GELU and 1.1e-6 for its derivative).
+void check_against_float64_and_composition(const char* tag) {
   const Case cases[] = {{{2, 9, 7, 5}, 1.5}, {{3, 37, 29, 24}, 30.0}, {{5, 11, 13, 67}, -0.5}};
   Philox rng(21, 0);
   for (const Case& cs : cases) {
@@ -117,7 +122,7 @@ TEST(BatchNormGelu, MatchesFloat64AndComposition) {
         {"running_var", rel_err(f.rv, rv), rel_err(f.rv, u.rv), 1e-6},
     };
     for (const Check& k : checks) {
-      std::printf("[bn_gelu] %-16s %-12s vs float64 %.2e, vs unfused %.2e (tol %.0e)\n", shape_str(cs.shape).c_str(),
+      std::printf("[%s] %-16s %-12s vs float64 %.2e, vs unfused %.2e (tol %.0e)\n", tag, shape_str(cs.shape).c_str(),
                   k.what, k.err_ref, k.err_unfused, k.tol);
       EXPECT_LE(k.err_ref, k.tol) << k.what << " " << shape_str(cs.shape);
       EXPECT_LE(k.err_unfused, k.tol) << k.what << " " << shape_str(cs.shape);
@@ -132,13 +137,23 @@ TEST(BatchNormGelu, MatchesFloat64AndComposition) {
       em = std::max(em, std::abs(mk.data<double>()[c] - mean[c]) / (1 + std::abs(mean[c])));
       ei = std::max(ei, std::abs(ik.data<double>()[c] - invstd[c]) / invstd[c]);
     }
-    std::printf("[bn_gelu] %-16s mean %.2e, invstd %.2e (tol 1e-13)\n", shape_str(cs.shape).c_str(), em, ei);
+    std::printf("[%s] %-16s mean %.2e, invstd %.2e (tol 1e-13)\n", tag, shape_str(cs.shape).c_str(), em, ei);
     EXPECT_LE(em, 1e-13);
     EXPECT_LE(ei, 1e-13);
   }
 }
 
-TEST(BatchNormGelu, IndependentOfThreadCount) {
+TEST(BatchNormGelu, MatchesFloat64AndComposition) { check_against_float64_and_composition("bn_gelu"); }
+
+// Under bf16 mixed precision both the fused op and the composition's element-wise GELU take the bf16 path's
+// polynomials (kernels/fused_bf16.h); the same float64 reference and tolerances.
+TEST(BatchNormGelu, Bf16MixedPrecisionMatchesFloat64AndComposition) {
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  kernels::GemmPrecisionScope mixed(kernels::GemmPrecision::bf16);
+  check_against_float64_and_composition("bn_gelu bf16");
+}
+
+void expect_independent_of_thread_count() {
   Philox rng(22, 0);
   Tensor x = random_f32({4, 23, 19, 40}, rng, 2.0, 3.0), w = random_f32({40}, rng, 0.5, 1.0),
          b = random_f32({40}, rng, 1.0, 0.0), gy = random_f32({4, 23, 19, 40}, rng, 1.0, 0.0);
@@ -151,6 +166,14 @@ TEST(BatchNormGelu, IndependentOfThreadCount) {
   set_num_threads(saved);
   for (auto member : {&Result::y, &Result::gx, &Result::gw, &Result::gb, &Result::rm, &Result::rv})
     EXPECT_TRUE(allclose(results[0].*member, results[1].*member, 0, 0)) << "result depends on the thread count";
+}
+
+TEST(BatchNormGelu, IndependentOfThreadCount) { expect_independent_of_thread_count(); }
+
+TEST(BatchNormGelu, Bf16MixedPrecisionIndependentOfThreadCount) {
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  kernels::GemmPrecisionScope mixed(kernels::GemmPrecision::bf16);
+  expect_independent_of_thread_count();
 }
 
 }  // namespace
