@@ -10,6 +10,7 @@
 #include "kernels/cpu/vec_math.h"
 #include "kernels/conv.h"
 #include "kernels/dispatch.h"
+#include "kernels/gemm.h"
 
 namespace cage::kernels {
 
@@ -86,11 +87,15 @@ void depthwise_conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tens
       // result is deterministic); each chunk accumulates its products in its own double partial, taps outside
       // and pixels inside so the channel loop is contiguous and vectorises, and the partials are added in chunk
       // order. (Parallel over 16-channel blocks with the tap loop innermost it was scalar and had only C / 16
-      // parallel tasks.) Float partial sums per row were faster still but drifted by ~1e-4 over 10^5 pixels.
+      // parallel tasks.) Float partial sums per row were faster still but drifted by ~1e-4 over 10^5 pixels:
+      // only bf16 mixed precision (kernels/gemm.h), whose GEMMs round this gradient's neighbours to 2^-9, takes
+      // them (a row's Wo products summed in float, then added to the double partial).
       const int64_t taps = s.KH * s.KW, width = taps * C, rows = s.N * s.Ho;
       const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(32, rows));
+      const bool row_sums = std::is_same_v<T, float> && gemm_precision() == GemmPrecision::bf16;
       std::vector<double> partial(static_cast<size_t>(chunks * width), 0.0);
       parallel_for(0, chunks, 1, [&](int64_t q0, int64_t q1) {
+        std::vector<T> row(row_sums ? C : 0);
         for (int64_t q = q0; q < q1; ++q) {
           double* acc = partial.data() + q * width;
           for (int64_t r = rows * q / chunks; r < rows * (q + 1) / chunks; ++r) {
@@ -101,13 +106,20 @@ void depthwise_conv2d_backward(const Conv2dShape& s, const Tensor& x, const Tens
               const T* in_row = xp + (n * s.H + ih) * s.W * C;
               for (int64_t kw = 0; kw < s.KW; ++kw) {
                 double* a = acc + (kh * s.KW + kw) * C;
+                T* ra = row_sums ? row.data() : nullptr;
+                if (ra) std::fill(ra, ra + C, T(0));
                 for (int64_t ow = 0; ow < s.Wo; ++ow) {
                   const int64_t iw = ow * s.stride - s.padding + kw;
                   if (iw < 0 || iw >= s.W) continue;
                   const T* go = g + (r * s.Wo + ow) * C;
                   const T* in = in_row + iw * C;
-                  for (int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(go[c]) * static_cast<double>(in[c]);
+                  if (ra)
+                    for (int64_t c = 0; c < C; ++c) ra[c] += go[c] * in[c];
+                  else
+                    for (int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(go[c]) * static_cast<double>(in[c]);
                 }
+                if (ra)
+                  for (int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(ra[c]);
               }
             }
           }

@@ -14,6 +14,7 @@
 #include "kernels/conv.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "support/test_support.h"
 
 namespace cage::test {
@@ -110,9 +111,14 @@ TEST(TrainKernels, SumToPatterns) {
   check_sum_to({4, 1, 6}, {6}, rng);
 }
 
+// Also under bf16 mixed precision, whose weight gradient sums each output row's products in float first.
 TEST(TrainKernels, DepthwiseGradients) {
   Philox rng(9, 0);
-  for (int64_t stride : {1, 2}) {
+  for (int64_t stride : {1, 2, -1, -2}) {
+    const bool mixed = stride < 0;
+    stride = std::abs(stride);
+    if (mixed && !kernels::bf16_gemm_supported()) continue;
+    kernels::GemmPrecisionScope precision(mixed ? kernels::GemmPrecision::bf16 : kernels::GemmPrecision::fp32);
     kernels::Conv2dShape s{};
     s.N = 3, s.H = 9, s.W = 11, s.Cin = 37, s.KH = 3, s.KW = 3, s.Cout = 37, s.stride = stride, s.padding = 1;
     s.groups = 37;
@@ -139,7 +145,8 @@ TEST(TrainKernels, DepthwiseGradients) {
               }
             }
     const double e = rel_err(gw.to_vector<float>(), want), ex = rel_err(gx.to_vector<float>(), want_gx);
-    std::printf("depthwise stride %ld: gw max rel err %.3g, gx %.3g\n", static_cast<long>(stride), e, ex);
+    std::printf("depthwise stride %ld%s: gw max rel err %.3g, gx %.3g\n", static_cast<long>(stride),
+                mixed ? " (bf16 mixed precision)" : "", e, ex);
     EXPECT_LT(e, 1e-5);
     EXPECT_LT(ex, 1e-5);
   }
