@@ -17,7 +17,9 @@
 // BatchNorm + GELU of kernels/cpu/elementwise.cpp and kernels/cpu/norm.cpp route here, forward and backward):
 //   gelu_backward_bf16:       gx = gy * GELU'(x) with gelu_grad_bf16_v (max |error| 1.1e-6; gx may be gy).
 //   affine_gelu_rows_bf16:    y = GELU(z), z = fma(x, a[c], shift[c]), over rows of C values (one thread's rows).
-//   affine_gelu_grad_rows_bf16: gz = gy * GELU'(z) with z formed exactly as affine_gelu_rows_bf16 formed it.
+//   affine_gelu_grad_sums_row_bf16: one row: gz = gy * GELU'(z) with z formed exactly as affine_gelu_rows_bf16
+//                             formed it, and BatchNorm's backward sums added in float: sums[c] += gz,
+//                             sums[C + c] += gz * (x - mean[c]) * invstd[c].
 #pragma once
 #include <cstdint>
 
@@ -33,8 +35,8 @@ void gelu_bf16(const float* x, float* y, int64_t n);
 
 void gelu_backward_bf16(const float* x, const float* gy, float* gx, int64_t n);
 void affine_gelu_rows_bf16(int64_t rows, int64_t C, const float* x, const float* a, const float* shift, float* y);
-void affine_gelu_grad_rows_bf16(int64_t rows, int64_t C, const float* x, const float* gy, const float* a,
-                                const float* shift, float* gz);
+void affine_gelu_grad_sums_row_bf16(int64_t C, const float* x, const float* gy, const float* a, const float* shift,
+                                    const float* mean, const float* invstd, float* gz, float* sums);
 
 // y (rows, C) = (x - mean) / sqrt(var + eps) * gamma + beta per row of x (rows, C); y may not overlap x.
 void layer_norm_bf16(int64_t rows, int64_t C, const float* x, const float* gamma, const float* beta, float eps,

@@ -84,33 +84,49 @@ CAGE_BF16_TARGET void gelu_backward_span(const float* x, const float* gy, float*
   }
 }
 
-// out = GELU(z) (kGrad false) or g * GELU'(z) for one vector of z.
-template <bool kGrad>
-CAGE_BF16_TARGET inline __m512 gelu_or_grad(__m512 z, __m512 g) {
-  if constexpr (kGrad) return _mm512_mul_ps(g, gelu_grad_bf16_v(z));
-  return gelu_bf16_v(z);
-}
-
-// Rows of C values: out = GELU(z) or gy * GELU'(z) with z = fma(x, a, shift) per column (gy unread for GELU).
-template <bool kGrad>
-CAGE_BF16_TARGET void affine_gelu_rows(int64_t rows, int64_t C, const float* x, const float* gy, const float* a,
-                                       const float* shift, float* out) {
+// Rows of C values: y = GELU(z), z = fma(x, a, shift) per column.
+CAGE_BF16_TARGET void affine_gelu_rows(int64_t rows, int64_t C, const float* x, const float* a, const float* shift,
+                                       float* y) {
   const __mmask16 tail = static_cast<__mmask16>(C % 16 == 0 ? 0 : (1u << (C % 16)) - 1);
   const int64_t full = C / 16 * 16;
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * C;
-    const float* gr = gy + r * C;
-    float* o = out + r * C;
+    float* o = y + r * C;
     for (int64_t c = 0; c < full; c += 16) {
       const __m512 z = _mm512_fmadd_ps(_mm512_loadu_ps(xr + c), _mm512_loadu_ps(a + c), _mm512_loadu_ps(shift + c));
-      _mm512_storeu_ps(o + c, gelu_or_grad<kGrad>(z, kGrad ? _mm512_loadu_ps(gr + c) : z));
+      _mm512_storeu_ps(o + c, gelu_bf16_v(z));
     }
     if (tail) {
       const __m512 z = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, xr + full), _mm512_maskz_loadu_ps(tail, a + full),
                                        _mm512_maskz_loadu_ps(tail, shift + full));
-      const __m512 g = kGrad ? _mm512_maskz_loadu_ps(tail, gr + full) : z;
-      _mm512_mask_storeu_ps(o + full, tail, gelu_or_grad<kGrad>(z, g));
+      _mm512_mask_storeu_ps(o + full, tail, gelu_bf16_v(z));
     }
+  }
+}
+
+// One row: gz = gy * GELU'(z) with z as affine_gelu_rows forms it; sums[c] += gz, sums[C + c] += gz * xhat,
+// xhat = (x - mean) * invstd. Columns [c, c + 16) under mask m.
+CAGE_BF16_TARGET inline void gelu_grad_sums_block(__mmask16 m, int64_t c, int64_t C, const float* x, const float* gy,
+                                                  const float* a, const float* shift, const float* mean,
+                                                  const float* invstd, float* gz, float* sums) {
+  const __m512 xv = _mm512_maskz_loadu_ps(m, x + c);
+  const __m512 z = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, a + c), _mm512_maskz_loadu_ps(m, shift + c));
+  const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, gy + c), gelu_grad_bf16_v(z));
+  _mm512_mask_storeu_ps(gz + c, m, g);
+  const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(xv, _mm512_maskz_loadu_ps(m, mean + c)),
+                                    _mm512_maskz_loadu_ps(m, invstd + c));
+  _mm512_mask_storeu_ps(sums + c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, sums + c), g));
+  _mm512_mask_storeu_ps(sums + C + c, m, _mm512_fmadd_ps(g, xhat, _mm512_maskz_loadu_ps(m, sums + C + c)));
+}
+
+CAGE_BF16_TARGET void gelu_grad_sums_row(int64_t C, const float* x, const float* gy, const float* a,
+                                         const float* shift, const float* mean, const float* invstd, float* gz,
+                                         float* sums) {
+  const int64_t full = C / 16 * 16;
+  for (int64_t c = 0; c < full; c += 16) gelu_grad_sums_block(0xffff, c, C, x, gy, a, shift, mean, invstd, gz, sums);
+  if (full < C) {
+    const __mmask16 tail = static_cast<__mmask16>((1u << (C - full)) - 1);
+    gelu_grad_sums_block(tail, full, C, x, gy, a, shift, mean, invstd, gz, sums);
   }
 }
 
@@ -198,13 +214,13 @@ void gelu_backward_bf16(const float* x, const float* gy, float* gx, int64_t n) {
 
 void affine_gelu_rows_bf16(int64_t rows, int64_t C, const float* x, const float* a, const float* shift, float* y) {
   CAGE_CHECK(bf16_gemm_supported(), "bf16 GELU needs a CPU with AVX-512 BF16 (avx512_bf16)");
-  affine_gelu_rows<false>(rows, C, x, x, a, shift, y);
+  affine_gelu_rows(rows, C, x, a, shift, y);
 }
 
-void affine_gelu_grad_rows_bf16(int64_t rows, int64_t C, const float* x, const float* gy, const float* a,
-                                const float* shift, float* gz) {
+void affine_gelu_grad_sums_row_bf16(int64_t C, const float* x, const float* gy, const float* a, const float* shift,
+                                    const float* mean, const float* invstd, float* gz, float* sums) {
   CAGE_CHECK(bf16_gemm_supported(), "bf16 GELU needs a CPU with AVX-512 BF16 (avx512_bf16)");
-  affine_gelu_rows<true>(rows, C, x, gy, a, shift, gz);
+  gelu_grad_sums_row(C, x, gy, a, shift, mean, invstd, gz, sums);
 }
 
 }  // namespace cage::kernels

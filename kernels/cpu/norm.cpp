@@ -145,12 +145,19 @@ bool bf16_gelu() {
 void bf16_gelu_rows(int64_t rows, int64_t C, const float* x, const float* a, const float* shift, float* y) {
   affine_gelu_rows_bf16(rows, C, x, a, shift, y);
 }
-void bf16_gelu_grad_row(int64_t C, const float* x, const float* gy, const float* a, const float* shift, float* gz) {
-  affine_gelu_grad_rows_bf16(1, C, x, gy, a, shift, gz);
+// Backward pass 1 over rows [r0, r1): gz into gx (or row_buf) and the sums in float runs of 16 rows (each added to
+// acc in double): float sums drift by ~1e-5 over 4e4 rows, far below the bf16 GEMMs' rounding.
+void bf16_gelu_grad_sums(int64_t r0, int64_t r1, int64_t C, const float* x, const float* gy, const float* a,
+                         const float* shift, const float* mean, const float* invstd, float* gx, float* row_buf,
+                         double* acc) {
+  add_rows_in_runs<float>(r0, r1, 2 * C, acc, [&](int64_t r, float* run) {
+    affine_gelu_grad_sums_row_bf16(C, x + r * C, gy + r * C, a, shift, mean, invstd, gx ? gx + r * C : row_buf, run);
+  });
 }
 // float64 never takes the bf16 path (bf16_gelu<double>() is false).
 void bf16_gelu_rows(int64_t, int64_t, const double*, const double*, const double*, double*) {}
-void bf16_gelu_grad_row(int64_t, const double*, const double*, const double*, const double*, double*) {}
+void bf16_gelu_grad_sums(int64_t, int64_t, int64_t, const double*, const double*, const double*, const double*,
+                         const float*, const float*, double*, double*, double*) {}
 
 }  // namespace
 
@@ -268,17 +275,23 @@ void batch_norm_gelu_backward(const Tensor& x, const Tensor& weight, const Tenso
     // input gradient is wanted (the second pass reads it back in place), else into a per-chunk row buffer.
     T* gxp = gx.defined() ? gx.data<T>() : nullptr;
     const bool mixed = bf16_gelu<T>();
-    // sums[c] = sum gz, sums[C + c] = sum gz * xhat, in double per element as batch_norm_backward.
+    std::vector<float> mean_f(mixed ? C : 0), invstd_f(mixed ? C : 0);
+    for (int64_t c = 0; mixed && c < C; ++c) {
+      mean_f[c] = static_cast<float>(mean[c]);
+      invstd_f[c] = static_cast<float>(invstd[c]);
+    }
+    // sums[c] = sum gz, sums[C + c] = sum gz * xhat, in double per element as batch_norm_backward (bf16 mixed
+    // precision: in float runs).
     std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
       std::vector<T> row_buf(gxp ? 0 : C);
+      if (mixed)
+        return bf16_gelu_grad_sums(r0, r1, C, xp, g, a.data(), shift.data(), mean_f.data(), invstd_f.data(), gxp,
+                                   row_buf.data(), acc);
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = xp + r * C;
         const T* gr = g + r * C;
         T* gz = gxp ? gxp + r * C : row_buf.data();
-        if (mixed)
-          bf16_gelu_grad_row(C, xr, gr, a.data(), shift.data(), gz);
-        else
-          for (int64_t c = 0; c < C; ++c) gz[c] = gr[c] * gelu_grad_t(xr[c] * a[c] + shift[c]);
+        for (int64_t c = 0; c < C; ++c) gz[c] = gr[c] * gelu_grad_t(xr[c] * a[c] + shift[c]);
         for (int64_t c = 0; c < C; ++c) {
           double gv = gz[c];
           acc[c] += gv;
