@@ -13,6 +13,12 @@
 //                             CPU with Q K^T and P V as bf16 products accumulated in fp32 (vdpbf16ps): q, scale * k,
 //                             v and the unnormalised probabilities are rounded to bf16; bias, softmax and the
 //                             normalisation stay fp32. Arguments checked by relpos_attention_check beforehand.
+//                             Also what kernels::relpos_attention_forward runs for float32 under
+//                             GemmPrecision::bf16 (mixed-precision training, kernels/gemm.h).
+//   relpos_attention_backward_bf16: its backward (kernels/cpu/attention_bf16_backward.cpp), run by
+//                             kernels::relpos_attention_backward under GemmPrecision::bf16: the forward recomputed
+//                             bit for bit, the four N x N x D gradient products on vdpbf16ps (dO and dS rounded to
+//                             bf16), softmax gradient and table gradient in fp32.
 #pragma once
 #include <cstdint>
 
@@ -33,5 +39,10 @@ void layer_norm_bf16(int64_t rows, int64_t C, const float* x, const float* gamma
 // qkv (B, H, W, 3C), table ((2P-1)^2, heads), out (B, H, W, C), all contiguous float32.
 void relpos_attention_forward_bf16(int64_t B, int64_t H, int64_t W, int64_t C, const float* qkv, const float* table,
                                    const RelposAttentionParams& p, float* out);
+
+// gout (B, H, W, C); writes gqkv (B, H, W, 3C) and gtable ((2P-1)^2, heads) (overwritten; either may be null
+// to skip it). Deterministic, and the same bits whatever the thread count.
+void relpos_attention_backward_bf16(int64_t B, int64_t H, int64_t W, int64_t C, const float* qkv, const float* table,
+                                    const float* gout, const RelposAttentionParams& p, float* gqkv, float* gtable);
 
 }  // namespace cage::kernels
