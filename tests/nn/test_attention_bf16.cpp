@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ostream>
 
 #include "core/thread_pool.h"
 #include "kernels/attention.h"
@@ -30,6 +31,8 @@ struct Case {
   int64_t B, H, W, C, heads, P;
   AttentionPartition kind;
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 const Case kCases[] = {
     {"window_14x21_P7_D32", 2, 14, 21, 64, 2, 7, AttentionPartition::window},
