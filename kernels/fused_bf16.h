@@ -1,8 +1,8 @@
-// Element-wise, depthwise, LayerNorm and attention kernels of the bf16 CPU inference path (raw pointers, CPU
-// memory only, AVX-512: callers check bf16_gemm_supported()). Same contracts as their fp32 twins in
-// kernels/fused.h and kernels/attention.h, but GELU is the piecewise-cubic gelu_bf16_v of kernels/cpu/bf16_math.h
-// (max |error| ~3e-6): every output here is rounded to bf16 by the next GEMM, whose relative error (up to 2e-3)
-// dwarfs it. The fp32 path keeps kernels/fused.h.
+// Element-wise, depthwise, LayerNorm and attention kernels of the bf16 CPU inference path, and the attention's
+// forward and backward of bf16 mixed-precision training (raw pointers, CPU memory only, AVX-512: callers check
+// bf16_gemm_supported()). Same contracts as their fp32 twins in kernels/fused.h and kernels/attention.h, but GELU
+// is the piecewise-cubic gelu_bf16_v of kernels/cpu/bf16_math.h (max |error| ~3e-6): every output here is rounded
+// to bf16 by the next GEMM, whose relative error (up to 2e-3) dwarfs it. The fp32 path keeps kernels/fused.h.
 //   depthwise_bias_gelu_bf16: depthwise conv + bias + GELU (+ the squeeze-excitation's pooled means), with
 //                             the 16-channel accumulators of four output pixels in registers.
 //   gelu_bf16:                y = GELU(x) (y may be x).

@@ -49,7 +49,7 @@ struct Scratch {
   std::vector<uint32_t> qw, kw, gw;      // (NP2 / 2, DV) words of q, Ks, inv dO along token pairs
   std::vector<float> s, ds;              // (N, NP) logits; dP then dS
   std::vector<uint16_t> e, dsb;          // (Nr, NP2) bf16 exp(S - max), dS
-  std::vector<uint32_t> et, dst;         // (Nr / 2, NP2) pair-interleaved transposes of e, dsb
+  std::vector<uint32_t> e_t, ds_t;       // (Nr / 2, NP2) pair-interleaved transposes of e, dsb
   std::vector<float> inv, dq, dk, dv;    // (N); (N, DV) gradient rows
 };
 
@@ -77,7 +77,7 @@ void relpos_attention_backward_bf16(int64_t B, int64_t H, int64_t W, int64_t C, 
     t.q.assign(N * Dp, 0), t.go.assign(N * Dp, 0), t.kt.assign(Dp / 2 * NP, 0), t.vt.assign(Dp / 2 * NP, 0);
     t.qw.assign(NP2 / 2 * DV, 0), t.kw.assign(NP2 / 2 * DV, 0), t.gw.assign(NP2 / 2 * DV, 0);
     t.s.assign(N * NP, 0.0f), t.ds.assign(N * NP, 0.0f), t.e.assign(Nr * NP2, 0), t.dsb.assign(Nr * NP2, 0);
-    t.et.assign(kp * NP2, 0), t.dst.assign(kp * NP2, 0);
+    t.e_t.assign(kp * NP2, 0), t.ds_t.assign(kp * NP2, 0);
     t.inv.assign(N, 0.0f), t.dq.assign(N * DV, 0.0f), t.dk.assign(N * DV, 0.0f), t.dv.assign(N * DV, 0.0f);
     for (int64_t c = c0; c < c1; ++c) {
       double* part = partial.empty() ? nullptr : partial.data() + c * table_size;
@@ -112,8 +112,8 @@ void relpos_attention_backward_bf16(int64_t B, int64_t H, int64_t W, int64_t C, 
         for (int64_t p = 0; p < kp; ++p) {
           const int64_t j = 2 * p;
           const bool two = j + 1 < N;  // token j + 1 exists (else the pair's upper half is zero)
-          interleave_rows(t.e.data() + j * NP2, t.e.data() + (j + 1) * NP2, NP2, t.et.data() + p * NP2);
-          interleave_rows(t.dsb.data() + j * NP2, t.dsb.data() + (j + 1) * NP2, NP2, t.dst.data() + p * NP2);
+          interleave_rows(t.e.data() + j * NP2, t.e.data() + (j + 1) * NP2, NP2, t.e_t.data() + p * NP2);
+          interleave_rows(t.dsb.data() + j * NP2, t.dsb.data() + (j + 1) * NP2, NP2, t.ds_t.data() + p * NP2);
           const float* r0 = img + px[j] * 3 * C;
           const float* r1 = two ? img + px[j + 1] * 3 * C : nullptr;
           pair_words(r0, 1.0f, r1, 1.0f, D, t.qw.data() + p * DV);
@@ -122,10 +122,10 @@ void relpos_attention_backward_bf16(int64_t B, int64_t H, int64_t W, int64_t C, 
                      t.gw.data() + p * DV);
         }
         // dV = E^T (inv dO), dQ = dS Ks, dK = dS^T Q (times scale on the way out).
-        mm(N, DV / 16, kp, t.et.data(), 1, NP2, t.gw.data(), DV, nullptr, 0, t.dv.data(), DV);
+        mm(N, DV / 16, kp, t.e_t.data(), 1, NP2, t.gw.data(), DV, nullptr, 0, t.dv.data(), DV);
         mm(N, DV / 16, kp, reinterpret_cast<const uint32_t*>(t.dsb.data()), NP2 / 2, 1, t.kw.data(), DV, nullptr, 0,
            t.dq.data(), DV);
-        mm(N, DV / 16, kp, t.dst.data(), 1, NP2, t.qw.data(), DV, nullptr, 0, t.dk.data(), DV);
+        mm(N, DV / 16, kp, t.ds_t.data(), 1, NP2, t.qw.data(), DV, nullptr, 0, t.dk.data(), DV);
         float* gx = gqkv + b * hw * 3 * C + h * D;
         for (int64_t j = 0; j < N; ++j) {
           float* y = gx + px[j] * 3 * C;
