@@ -1,5 +1,6 @@
 // Fused relative-position attention (kernels/attention.h) at MaxViT-T's four stage shapes, batch 1,
-// P = 7, window and grid, forward and forward + backward, float32.
+// P = 7, window and grid, forward and forward + backward, float32, in fp32 and under GemmPrecision::bf16 (the
+// bf16-product kernels of kernels/fused_bf16.h; skipped on CPUs without AVX-512 BF16).
 // FLOP counter: forward 4 N^2 D per (group, head) (QK^T and AV); forward + backward counts 3x that (the
 // usual 2x for the backward's four products), not the probabilities the backward recomputes.
 #include <benchmark/benchmark.h>
@@ -9,6 +10,8 @@
 
 #include "core/philox.h"
 #include "kernels/attention.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 
 namespace {
 
@@ -57,10 +60,17 @@ Setup setup(const benchmark::State& state) {
 void label(benchmark::State& state) {
   const Stage& s = kStages[state.range(0)];
   state.SetLabel(std::string(state.range(1) ? "grid " : "window ") + std::to_string(s.size) + "x" +
-                 std::to_string(s.size) + "x" + std::to_string(s.channels) + "/" + std::to_string(s.heads));
+                 std::to_string(s.size) + "x" + std::to_string(s.channels) + "/" + std::to_string(s.heads) +
+                 (state.range(2) ? " bf16" : " fp32"));
+}
+
+cage::kernels::GemmPrecision precision(const benchmark::State& state) {
+  return state.range(2) ? cage::kernels::GemmPrecision::bf16 : cage::kernels::GemmPrecision::fp32;
 }
 
 void BM_attention_forward(benchmark::State& state) {
+  if (state.range(2) && !cage::kernels::bf16_gemm_supported()) return state.SkipWithError("no AVX-512 BF16");
+  cage::kernels::GemmPrecisionScope scope(precision(state));
   Setup u = setup(state);
   for (auto _ : state) {
     cage::kernels::relpos_attention_forward(u.qkv, u.table, u.p, u.out);
@@ -71,6 +81,8 @@ void BM_attention_forward(benchmark::State& state) {
 }
 
 void BM_attention_forward_backward(benchmark::State& state) {
+  if (state.range(2) && !cage::kernels::bf16_gemm_supported()) return state.SkipWithError("no AVX-512 BF16");
+  cage::kernels::GemmPrecisionScope scope(precision(state));
   Setup u = setup(state);
   for (auto _ : state) {
     cage::kernels::relpos_attention_forward(u.qkv, u.table, u.p, u.out);
@@ -82,11 +94,14 @@ void BM_attention_forward_backward(benchmark::State& state) {
   label(state);
 }
 
-// Args: stage index (0..3), partition (0 window, 1 grid).
+// Args: stage index (0..3), partition (0 window, 1 grid), precision (0 fp32, 1 bf16).
 // Real time: the work runs on the thread pool, not only on the benchmark's thread.
-BENCHMARK(BM_attention_forward)->ArgsProduct({{0, 1, 2, 3}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_attention_forward)
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 1}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 BENCHMARK(BM_attention_forward_backward)
-    ->ArgsProduct({{0, 1, 2, 3}, {0, 1}})
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 1}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -1,8 +1,8 @@
 // One training step (forward + backward + AdamW) of MaxViT-T at 224x224, batch 8, and of the Fashion-MNIST
 // MaxViT (input 32, 0.75 M parameters) at batch 128, with cross-entropy on random labels. Weights from
 // torchvision's initialisation (seed 0): speed does not depend on the values. bf16:1 runs the step in bf16 mixed
-// precision (kernels::set_gemm_precision: GEMM operands in bf16, fp32 accumulation and everything else fp32);
-// skipped on CPUs without AVX-512 BF16.
+// precision (kernels::set_gemm_precision: GEMM and attention-product operands in bf16, fp32 accumulation and
+// everything else fp32); skipped on CPUs without AVX-512 BF16.
 #include <benchmark/benchmark.h>
 
 #include <chrono>

@@ -20,6 +20,9 @@
 #include "kernels/attention.h"
 #include "kernels/cpu/vec_math.h"
 #include "kernels/dispatch.h"
+#include "kernels/fused_bf16.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 
 namespace cage::kernels {
 
@@ -58,6 +61,12 @@ void check_cpu(const Tensor& t, const char* what, DType dtype) {
 // double keeps libm's exp, the gradient-check precision.
 inline float softmax_exp(float x) { return exp_nonpositive(x); }
 inline double softmax_exp(double x) { return std::exp(x); }
+
+// Mixed-precision training (GemmPrecision::bf16) routes float32 attention to the bf16 kernels
+// (kernels/fused_bf16.h), as gemm<float> routes to gemm_bf16.
+bool use_bf16(const Tensor& qkv) {
+  return qkv.dtype() == DType::f32 && gemm_precision() == GemmPrecision::bf16 && bf16_gemm_supported();
+}
 
 // Row reductions in 16 independent lanes: one serial chain over 49 elements is latency-bound. Rows shorter
 // than the lanes (N = 4 tokens for partition 2, the Fashion-MNIST model) take a plain loop: the same result bit
@@ -374,6 +383,9 @@ void relpos_attention_forward(const Tensor& qkv, const Tensor& table, const Relp
   Geometry g = geometry(qkv, p);
   Shape want{g.B, g.H, g.W, g.C};
   CAGE_CHECK(out.shape() == want, "relpos_attention: out must be ", shape_str(want), ", got ", shape_str(out.shape()));
+  if (use_bf16(qkv))
+    return relpos_attention_forward_bf16(g.B, g.H, g.W, g.C, qkv.data<float>(), table.data<float>(), p,
+                                         out.data<float>());
   CAGE_DISPATCH_FLOAT(qkv.dtype(), "relpos_attention_forward", [&] {
     forward_impl<scalar_t>(qkv, table, g, static_cast<scalar_t>(p.scale), out);
   });
@@ -398,6 +410,10 @@ void relpos_attention_backward(const Tensor& qkv, const Tensor& table, const Ten
     check_cpu(gtable, "bias table gradient", qkv.dtype());
     CAGE_CHECK(gtable.shape() == table.shape(), "relpos_attention: table gradient shape ", shape_str(gtable.shape()));
   }
+  if (use_bf16(qkv))
+    return relpos_attention_backward_bf16(g.B, g.H, g.W, g.C, qkv.data<float>(), table.data<float>(),
+                                          gout.data<float>(), p, gqkv.defined() ? gqkv.data<float>() : nullptr,
+                                          gtable.defined() ? gtable.data<float>() : nullptr);
   CAGE_DISPATCH_FLOAT(qkv.dtype(), "relpos_attention_backward", [&] {
     backward_impl<scalar_t>(qkv, table, gout, g, static_cast<scalar_t>(p.scale), gqkv, gtable);
   });
