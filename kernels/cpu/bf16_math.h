@@ -1,5 +1,5 @@
-// Element-wise math for the bf16 paths (inference, and bf16 mixed-precision training's GELU), in AVX-512 (compiled only inside functions that carry
-// CAGE_BF16_TARGET; callers check bf16_gemm_supported() first).
+// Element-wise math for the bf16 paths (inference, and bf16 mixed-precision training's GELU), in AVX-512
+// (compiled only inside functions that carry CAGE_BF16_TARGET; callers check bf16_gemm_supported() first).
 //   gelu_bf16_v: GELU (erf form) on 16 floats as 16 cubic pieces picked by a register permute: no exp, no
 //                division, ~15 instructions against ~33 for the exp + Abramowitz-Stegun erf of
 //                kernels/cpu/vec_math.h. Max |error| 3.2e-6 for |x| <= 12 (printed by scripts/gelu_bf16_fit.py and

@@ -1,13 +1,14 @@
-// A training step in bf16 mixed precision (kernels::set_gemm_precision(bf16): every convolution and linear layer's GEMM
-// and the attention's products, forward and backward, on bf16-rounded operands with fp32 accumulation) against
-// torchvision's float32 step of the golden train_step bundles. bf16 keeps 8 significant bits (relative rounding 2^-9 =
-// 2e-3 per operand), so the step cannot match float32 to 1e-5 as the fp32 path does. The bounds come from PyTorch's own
-// mixed precision on the same bundle (tools/reference/autocast_deviation.py: PyTorch 2.15 CPU autocast bf16 deviates
-// from float32 by 0.0137 in the logits, 0.144 of a tensor's largest gradient in its worst gradient tensor, and has a
-// minimum per-tensor cosine similarity of 0.9955; this engine measured 0.0088, 0.073 and 0.9985 with the attention in
-// bf16, 0.0096, 0.055 and 0.9989 with it in fp32): logits and loss within 2% of their scale, every gradient tensor
-// within 20% of its largest entry and pointing the same way (cosine >= 0.995). A wrong transpose or a lost K block
-// fails these; bf16 rounding in a GEMM's operands does not.
+// A training step in bf16 mixed precision (kernels::set_gemm_precision(bf16): every convolution and linear
+// layer's GEMM and the attention's products, forward and backward, on bf16-rounded operands with fp32
+// accumulation; GELU and its derivative from the bf16 path's polynomials) against torchvision's float32 step of
+// the golden train_step bundles. bf16 keeps 8 significant bits (relative rounding 2^-9 = 2e-3 per operand), so the
+// step cannot match float32 to 1e-5 as the fp32 path does. The bounds come from PyTorch's own mixed precision on
+// the same bundle (tools/reference/autocast_deviation.py: PyTorch 2.15 CPU autocast bf16 deviates from float32 by
+// 0.0137 in the logits, 0.144 of a tensor's largest gradient in its worst gradient tensor, and has a minimum
+// per-tensor cosine similarity of 0.9955; this engine measured 0.0090, 0.077 and 0.9985, and 0.0096, 0.055 and
+// 0.9989 with only the GEMMs in bf16): logits and loss within 2% of their scale, every gradient tensor within 20%
+// of its largest entry and pointing the same way (cosine >= 0.995). A wrong transpose or a lost K block fails
+// these; bf16 rounding in a GEMM's operands does not.
 #include <gtest/gtest.h>
 
 #include <algorithm>
