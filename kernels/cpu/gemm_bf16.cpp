@@ -431,8 +431,10 @@ void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         add_a(pf, kb + kKC, 0);
         pf.add(C, ldc, std::min(kMC, M), N);
       }
-      const int64_t steps = (mc + kMR - 1) / kMR * ((panels + 1) / 2) * (kcp / 2);
-      pf.per_step = static_cast<int>(std::clamp<int64_t>((pf.lines() + steps - 1) / steps, 1, 4));
+      // Not worth its cost per k step when the next operands are small against the products (wide N, K = 64).
+      const int64_t steps = (mc + kMR - 1) / kMR * ((panels + 1) / 2) * (kcp / 2), lines = pf.lines();
+      if (8 * lines < steps) pf.n = 0;
+      pf.per_step = static_cast<int>(std::clamp<int64_t>((lines + steps - 1) / steps, 1, 4));
       const ALayout al = ta ? ALayout{2, 32} : ALayout{kcp, 2};
       for (int64_t jp = 0; jp < panels; jp += 2) {
         const int nv = static_cast<int>(std::min<int64_t>(2, panels - jp));

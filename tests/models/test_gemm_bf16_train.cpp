@@ -107,9 +107,11 @@ TEST(GemmBf16Train, GemmUnderBf16PrecisionSplitsOverThreadsIdentically) {
   if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
   PrecisionGuard guard;
   kernels::set_gemm_precision(kernels::GemmPrecision::bf16);
-  // Rows split, columns split (few rows), the K halves (weight-gradient shape, ta) and K halves with beta = 1.
+  // Rows split, columns split (few rows; and N > M, where bf16 splits columns too), the K halves
+  // (weight-gradient shape, ta) and K halves with beta = 1.
   const Shape shapes[] = {{300, 70, 130, false, true, 1, 0},
                           {20, 500, 200, false, false, 1, 0},
+                          {70, 300, 390, true, true, 1, 0.5f},
                           {40, 24, 5000, true, false, 1, 0},
                           {32, 48, 4100, true, false, 1, 1}};
   uint64_t seed = 500;
