@@ -391,7 +391,7 @@ void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
   thread_local AlignedBuf bbuf, abuf;
   const int64_t panels = (N + 15) / 16;
   const Epilogue none;
-  const bool prefetch = (M + N) * K * int64_t(sizeof(float)) >= (int64_t(4) << 20);
+  const bool prefetch = (M + N) * K * int64_t(sizeof(float)) >= (int64_t(6) << 20);
   // The fp32 source of the A block (kb, m0) and of the B block kb, as regions of rows for PfCursor::add.
   auto add_a = [&](PfCursor& pf, int64_t kb, int64_t m0) {
     const int64_t kc = std::min(kKC, K - kb), mc = std::min(kMC, M - m0);
@@ -432,10 +432,12 @@ void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         add_a(pf, kb + kKC, 0);
         pf.add(C, ldc, std::min(kMC, M), N);
       }
-      // Not worth its cost per k step (3-7% at Fashion-MNIST's GEMMs) when the operands are small enough to come
-      // from the caches, or when the next ones are small against the products (wide N, K = 64).
+      // Not worth its cost (3-19% at Fashion-MNIST's GEMMs) when the operands are small enough to come from the
+      // caches (under 6 MiB: a rule of thumb from the shapes measured), when a call of the micro kernel is short
+      // (k < 128: its per-call cost; the rows of A are then short and contiguous enough for the hardware
+      // prefetcher), or when the next operands are small against the products (wide N).
       const int64_t steps = (mc + kMR - 1) / kMR * ((panels + 1) / 2) * (kcp / 2), lines = pf.lines();
-      if (!prefetch || 8 * lines < steps) pf.n = 0;
+      if (!prefetch || kcp < 128 || 8 * lines < steps) pf.n = 0;
       pf.per_step = static_cast<int>(std::clamp<int64_t>((lines + steps - 1) / steps, 1, 4));
       const ALayout al = ta ? ALayout{2, 32} : ALayout{kcp, 2};
       for (int64_t jp = 0; jp < panels; jp += 2) {
