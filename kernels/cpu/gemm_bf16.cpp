@@ -5,6 +5,9 @@
 // (kKC x 32 bf16 = 16 KiB) stay in L1, and runs a register-blocked micro kernel of kMR rows x 32 columns:
 // 2 x kMR zmm accumulators in fp32, each step one vdpbf16ps (32 multiply-adds per register) per accumulator.
 // The epilogue (bias, GELU, residual) runs on the accumulators of the last K block, before the one store.
+// Training (gemm_bf16, serial; kernels::gemm<float> splits it over threads): per block of kKC k, op(B) is packed
+// once, then op(A) per tile of kMC rows; on large operands a second instantiation of the micro kernel prefetches
+// the fp32 operands of the next block while it computes (PfCursor).
 #include "kernels/gemm_bf16.h"
 
 #include <immintrin.h>
