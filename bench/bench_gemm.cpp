@@ -86,4 +86,39 @@ void BM_gemm_train(benchmark::State& state) {
 }
 BENCHMARK(BM_gemm_train)->ArgsProduct({{0, 1, 2}, {0, 1}})->ArgNames({"which", "bf16"})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// Other bf16 GEMMs of a MaxViT-T training step (batch 8) through kernels::gemm<float>, where a single-threaded
+// profile of the step found packing or the micro kernel's rate poor. Args: ta, tb, M, N, K (as gemm<float> sees
+// them: weight gradients with their whole K, which gemm<float> splits in two halves).
+void BM_gemm_train_bf16(benchmark::State& state) {
+  if (!cage::kernels::bf16_gemm_supported()) return state.SkipWithError("CPU without AVX-512 BF16");
+  cage::kernels::GemmPrecisionScope scope(cage::kernels::GemmPrecision::bf16);
+  const bool ta = state.range(0) != 0, tb = state.range(1) != 0;
+  const int64_t M = state.range(2), N = state.range(3), K = state.range(4);
+  cage::Philox rng(7);
+  std::vector<float> a(M * K), b(K * N), c(M * N);
+  for (auto* v : {&a, &b})
+    for (float& e : *v) e = rng.uniform() - 0.5f;
+  for (auto _ : state) {
+    cage::kernels::gemm<float>(ta, tb, M, N, K, 1.0f, a.data(), ta ? M : K, b.data(), tb ? K : N, 0.0f, c.data(), N);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
+}
+// Stage 2's first conv_a (64 -> 512 channels at 56x56, before the stride): forward, input and weight gradient;
+// stage 3's conv_c (1024 -> 256 at 14x14): forward and weight gradient; stage 1's conv_c weight gradient;
+// stage 4's MLP layers (nn::Linear, weight stored (out, in)): forward of fc1 and fc2; stage 3's first conv_a.
+BENCHMARK(BM_gemm_train_bf16)
+    ->Args({0, 0, 25088, 512, 64})
+    ->Args({0, 1, 25088, 64, 512})
+    ->Args({1, 0, 64, 512, 25088})
+    ->Args({0, 0, 1568, 256, 1024})
+    ->Args({1, 0, 1024, 256, 1568})
+    ->Args({1, 0, 256, 64, 25088})
+    ->Args({0, 1, 392, 2048, 512})
+    ->Args({0, 1, 392, 512, 2048})
+    ->Args({0, 0, 6272, 1024, 128})
+    ->ArgNames({"ta", "tb", "M", "N", "K"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
 }  // namespace

@@ -1,6 +1,6 @@
 // OpenBLAS runs single-threaded; large GEMMs are split over the engine's own thread pool by rows of C
-// (or by columns when C has few rows). One pool for everything: OpenBLAS's own threads would spin and
-// yield against the pool's on the same cores between calls.
+// (or by columns when C has few rows; in bf16, whenever C has more columns than rows). One pool for
+// everything: OpenBLAS's own threads would spin and yield against the pool's on the same cores between calls.
 #include "kernels/gemm.h"
 
 #include <cblas.h>
@@ -90,7 +90,10 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
     return;
   }
   // Row panels of C need rows of op(A): A's row i is at A + i*lda (no transpose) or column i (transpose).
-  if (M >= 16 * threads || M >= N) {
+  // Each part packs all of the operand that is not split: in bf16 (whose results do not depend on the split),
+  // split the larger dimension so that the duplicated packing is the smaller operand's.
+  const bool by_rows = bf16 ? M >= N || N < 16 * threads : M >= 16 * threads || M >= N;
+  if (by_rows) {
     const int64_t parts = std::min<int64_t>(threads, (M + 15) / 16);
     parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {

@@ -5,6 +5,9 @@
 // (kKC x 32 bf16 = 16 KiB) stay in L1, and runs a register-blocked micro kernel of kMR rows x 32 columns:
 // 2 x kMR zmm accumulators in fp32, each step one vdpbf16ps (32 multiply-adds per register) per accumulator.
 // The epilogue (bias, GELU, residual) runs on the accumulators of the last K block, before the one store.
+// Training (gemm_bf16, serial; kernels::gemm<float> splits it over threads): per block of kKC k, op(B) is packed
+// once, then op(A) per tile of kMC rows; on large operands a second instantiation of the micro kernel prefetches
+// the fp32 operands of the next block while it computes (PfCursor).
 #include "kernels/gemm_bf16.h"
 
 #include <immintrin.h>
@@ -120,16 +123,58 @@ CAGE_BF16_TARGET inline __attribute__((always_inline)) void finish_all(__m512 (&
 #undef CAGE_ACC
 }
 
+// Software prefetch of the fp32 operands the training GEMM will pack next, issued from inside the micro kernel
+// (a few lines per k step) so that reading them from memory overlaps the products instead of following them:
+// packing a block that streams from memory ran at memory speed with the vector units idle (up to ~45% of a
+// weight gradient's time). Up to three regions of rows (start, bytes between rows, rows, cache lines per row);
+// a burst of prefetches before each call instead would fill the load queue and stall the products.
+struct PfCursor {
+  struct Region {
+    const char* p = nullptr;
+    int64_t ld = 0, rows = 0, lpr = 0;
+  };
+  Region r[3];
+  int n = 0, cur = 0;
+  int64_t col = 0;
+  int per_step = 1;  // lines per k step
+  void add(const float* base, int64_t ld_floats, int64_t rows, int64_t row_floats) {
+    if (rows <= 0 || row_floats <= 0) return;
+    const char* b = reinterpret_cast<const char*>(base);
+    const bool aligned = reinterpret_cast<uintptr_t>(b) % 64 == 0 && (ld_floats * 4) % 64 == 0;
+    r[n++] = {b, ld_floats * 4, rows, (row_floats * 4 + 63) / 64 + (aligned ? 0 : 1)};
+  }
+  int64_t lines() const {
+    int64_t l = 0;
+    for (int i = 0; i < n; ++i) l += r[i].rows * r[i].lpr;
+    return l;
+  }
+  inline __attribute__((always_inline)) void issue() {
+    if (cur >= n) return;
+    Region& g = r[cur];
+    _mm_prefetch(g.p + 64 * col, _MM_HINT_T1);
+    if (++col == g.lpr) {
+      col = 0;
+      g.p += g.ld;
+      if (--g.rows == 0) ++cur;
+    }
+  }
+};
+
 // c (MR rows, 16 * NV columns of which ncols are stored, row stride ldc) = alpha * a x [b0 b1] + beta * c over
 // kpairs pairs of k (beta = 0: c is not read), a (MR rows, layout al) and the B panels b0, b1; then the
-// epilogue ep if ep.on.
-template <int MR, int NV>
+// epilogue ep if ep.on. PF: per k step, pf->per_step prefetches from pf.
+template <int MR, int NV, bool PF>
 CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, ALayout al, const uint16_t* b0, const uint16_t* b1,
-                            float* c, int64_t ldc, float alpha, float beta, int64_t ncols, const Epilogue& ep) {
+                            float* c, int64_t ldc, float alpha, float beta, int64_t ncols, const Epilogue& ep,
+                            PfCursor* pf) {
   __m512 acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+  [[maybe_unused]] PfCursor cur;  // a local copy: the compiler need not assume c's stores touch it
+  if constexpr (PF) cur = *pf;
   for (int64_t p = 0; p < kpairs; ++p) {
+    if constexpr (PF)
+      for (int q = 0; q < cur.per_step; ++q) cur.issue();
     __m512bh bv[NV];
     bv[0] = (__m512bh)_mm512_load_si512(b0 + p * 32);
     if constexpr (NV > 1) bv[1] = (__m512bh)_mm512_load_si512(b1 + p * 32);
@@ -147,17 +192,19 @@ CAGE_BF16_TARGET void micro(int64_t kpairs, const uint16_t* a, ALayout al, const
   }
   // As a loop over (i, j) with the epilogue's branches inside, GCC kept acc in a stack array (zeroed on entry,
   // stored after the K loop, reloaded here): ~1/4 of the products' time at K = 64.
+  if constexpr (PF) *pf = cur;
   finish_all<MR, NV>(acc, std::make_integer_sequence<int, MR * NV>{}, c, ldc, mask, alpha, beta, ep);
 }
 
 using MicroFn = void (*)(int64_t, const uint16_t*, ALayout, const uint16_t*, const uint16_t*, float*, int64_t, float,
-                         float, int64_t, const Epilogue&);
+                         float, int64_t, const Epilogue&, PfCursor*);
 
-template <int... I>
+template <bool PF, int... I>
 constexpr std::array<std::array<MicroFn, 2>, kMR> micro_table(std::integer_sequence<int, I...>) {
-  return {{{micro<I + 1, 1>, micro<I + 1, 2>}...}};
+  return {{{micro<I + 1, 1, PF>, micro<I + 1, 2, PF>}...}};
 }
-constexpr auto kMicro = micro_table(std::make_integer_sequence<int, kMR>{});
+constexpr auto kMicro = micro_table<false>(std::make_integer_sequence<int, kMR>{});
+constexpr auto kMicroPf = micro_table<true>(std::make_integer_sequence<int, kMR>{});
 
 // One output tile: rows [r0, r0 + rows), panels [p0, p0 + np). abuf holds the tile's rows of A in bf16.
 void tile(int64_t r0, int64_t rows, int64_t p0, int64_t np, const float* A, int64_t lda, const float* k_scale,
@@ -185,7 +232,7 @@ void tile(int64_t r0, int64_t rows, int64_t p0, int64_t np, const float* A, int6
           ep.ldr = ldr;
         }
         kMicro[mr - 1][nv - 1](kpairs, abuf.data() + i * Kp + kb, ALayout{Kp, 2}, b0, b1,
-                               C + (r0 + i) * ldc + 16 * jp, ldc, 1.0f, kb > 0 ? 1.0f : 0.0f, ncols, ep);
+                               C + (r0 + i) * ldc + 16 * jp, ldc, 1.0f, kb > 0 ? 1.0f : 0.0f, ncols, ep, nullptr);
       }
     }
   }
@@ -199,6 +246,33 @@ struct AlignedBuf {
     return v.data() + (64 - reinterpret_cast<uintptr_t>(v.data()) % 64) % 64 / 2;
   }
 };
+
+// In-register transpose of a 16 x 16 matrix of 32-bit elements (r[j] element i becomes r[i] element j).
+CAGE_BF16_TARGET inline void transpose16(__m512i (&r)[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {  // 2 x 2 blocks of 32-bit elements
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // 4 x 4 blocks
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 4; ++i) {  // 128-bit lanes: 8 x 8, then 16 x 16
+    t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+    r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
+  }
+}
 
 // Rows [0, kc) of a k-major matrix (row k at src + k * ld, columns [0, cols) contiguous) to panels of 16 columns
 // of bf16 pairs: panel q at dst + q * kcp * 16, pair p at + 32 p, column c at + 2 c (+ 1 for the odd k); zeros
@@ -224,23 +298,32 @@ CAGE_BF16_TARGET void pack_kmajor(const float* src, int64_t ld, int64_t kc, int6
   }
 }
 
-// The same panels from a k-contiguous matrix (column n of the operand is src + n * ld, k contiguous): each
-// column's pairs are rounded 16 at a time and spread over the panel's pair rows.
+// The same panels from a k-contiguous matrix (column n of the operand is src + n * ld, k contiguous). Per 16
+// columns and 32 k: each column's 32 values rounded to 16 bf16 pairs (one register per column), then a 16 x 16
+// transpose of those 32-bit pairs gives the panel's 16 pair rows, stored whole. (It stored each 32-bit pair
+// separately before: ~20% of the stage-4 nn::Linear GEMMs, M = 392, went to packing B.)
 CAGE_BF16_TARGET void pack_kcontig(const float* src, int64_t ld, int64_t kc, int64_t kcp, int64_t cols,
                                    uint16_t* dst) {
   const int64_t panels = (cols + 15) / 16;
-  if (cols % 16) std::memset(dst + (panels - 1) * kcp * 16, 0, kcp * 16 * sizeof(uint16_t));
-  alignas(64) uint32_t pairs[16];
-  for (int64_t n = 0; n < cols; ++n) {
-    const float* row = src + n * ld;
-    uint32_t* out = reinterpret_cast<uint32_t*>(dst + (n / 16) * kcp * 16) + n % 16;
-    for (int64_t k = 0; k < kc; k += 32) {
-      const int64_t c = std::min<int64_t>(32, kc - k);
-      const __mmask16 lo = static_cast<__mmask16>(c >= 16 ? 0xffff : (1u << c) - 1);
+  for (int64_t q = 0; q < panels; ++q) {
+    const int64_t nc = std::min<int64_t>(16, cols - 16 * q);
+    uint16_t* out = dst + q * kcp * 16;
+    for (int64_t k = 0; k < kcp; k += 32) {
+      const int64_t c = std::min<int64_t>(32, kc - k);  // valid k (kcp - k may hold one more: the zero pad)
+      const __mmask16 lo = static_cast<__mmask16>(c >= 16 ? 0xffff : c <= 0 ? 0 : (1u << c) - 1);
       const __mmask16 hi = static_cast<__mmask16>(c <= 16 ? 0 : c >= 32 ? 0xffff : (1u << (c - 16)) - 1);
-      _mm512_store_si512(pairs, (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, row + k + 16),
-                                                             _mm512_maskz_loadu_ps(lo, row + k)));
-      for (int64_t j = 0; j < (c + 1) / 2; ++j) out[(k / 2 + j) * 16] = pairs[j];
+      __m512i r[16];
+      for (int j = 0; j < 16; ++j) {
+        if (j < nc) {
+          const float* row = src + (16 * q + j) * ld + k;
+          r[j] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, row + 16), _mm512_maskz_loadu_ps(lo, row));
+        } else {
+          r[j] = _mm512_setzero_si512();
+        }
+      }
+      transpose16(r);
+      const int64_t np = std::min<int64_t>(16, (kcp - k) / 2);  // pair rows of this k block
+      for (int64_t p = 0; p < np; ++p) _mm512_store_si512(out + (k / 2 + p) * 32, r[p]);
     }
   }
 }
@@ -311,6 +394,22 @@ void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
   thread_local AlignedBuf bbuf, abuf;
   const int64_t panels = (N + 15) / 16;
   const Epilogue none;
+  const bool prefetch = (M + N) * K * int64_t(sizeof(float)) >= (int64_t(6) << 20);
+  // The fp32 source of the A block (kb, m0) and of the B block kb, as regions of rows for PfCursor::add.
+  auto add_a = [&](PfCursor& pf, int64_t kb, int64_t m0) {
+    const int64_t kc = std::min(kKC, K - kb), mc = std::min(kMC, M - m0);
+    if (ta)
+      pf.add(A + kb * lda + m0, lda, kc, mc);
+    else
+      pf.add(A + m0 * lda + kb, lda, mc, kc);
+  };
+  auto add_b = [&](PfCursor& pf, int64_t kb) {
+    const int64_t kc = std::min(kKC, K - kb);
+    if (tb)
+      pf.add(B + kb, ldb, N, kc);
+    else
+      pf.add(B + kb * ldb, ldb, kc, N);
+  };
   for (int64_t kb = 0; kb < K; kb += kKC) {
     const int64_t kc = std::min(kKC, K - kb), kcp = (kc + 1) / 2 * 2;
     uint16_t* bp = bbuf.get(panels * kcp * 16);
@@ -326,6 +425,23 @@ void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         pack_kmajor(A + kb * lda + m0, lda, kc, kcp, mc, ap);
       else
         convert_rows(mc, kc, kcp, A + m0 * lda + kb, lda, nullptr, ap);
+      // While this block's products run: the next block's operands, and the rows of C the next tile adds to.
+      PfCursor pf;
+      if (m0 + kMC < M) {
+        add_a(pf, kb, m0 + kMC);
+        if (bt != 0.0f) pf.add(C + (m0 + kMC) * ldc, ldc, std::min(kMC, M - m0 - kMC), N);
+      } else if (kb + kKC < K) {
+        add_b(pf, kb + kKC);
+        add_a(pf, kb + kKC, 0);
+        pf.add(C, ldc, std::min(kMC, M), N);
+      }
+      // Not worth its cost (3-19% at Fashion-MNIST's GEMMs) when the operands are small enough to come from the
+      // caches (under 6 MiB: a rule of thumb from the shapes measured), when a call of the micro kernel is short
+      // (k < 128: its per-call cost; the rows of A are then short and contiguous enough for the hardware
+      // prefetcher), or when the next operands are small against the products (wide N).
+      const int64_t steps = (mc + kMR - 1) / kMR * ((panels + 1) / 2) * (kcp / 2), lines = pf.lines();
+      if (!prefetch || kcp < 128 || 8 * lines < steps) pf.n = 0;
+      pf.per_step = static_cast<int>(std::clamp<int64_t>((lines + steps - 1) / steps, 1, 4));
       const ALayout al = ta ? ALayout{2, 32} : ALayout{kcp, 2};
       for (int64_t jp = 0; jp < panels; jp += 2) {
         const int nv = static_cast<int>(std::min<int64_t>(2, panels - jp));
@@ -334,8 +450,8 @@ void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         for (int64_t i = 0; i < mc; i += kMR) {
           const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - i));
           const uint16_t* a = ta ? ap + (i / 16) * kcp * 16 + (i % 16) * 2 : ap + i * kcp;
-          kMicro[mr - 1][nv - 1](kcp / 2, a, al, b0, b0 + kcp * 16, C + (m0 + i) * ldc + 16 * jp, ldc, alpha, bt,
-                                 ncols, none);
+          (pf.cur < pf.n ? kMicroPf : kMicro)[mr - 1][nv - 1](kcp / 2, a, al, b0, b0 + kcp * 16, C + (m0 + i) * ldc + 16 * jp, ldc, alpha, bt, ncols,
+                             none, &pf);
         }
       }
     }

@@ -102,14 +102,36 @@ TEST(GemmBf16Train, SerialKernelMatchesDoubleGemmOfRoundedInputs) {
   std::printf("[bf16 gemm] serial: worst |C - ref| / summation bound %.3g\n", worst);
 }
 
+// Operands of 6 MiB and more: the micro kernel also prefetches the next blocks' fp32 operands (and the rows of C
+// a later K block adds to), a separate instantiation; K over several blocks, each transpose, beta != 0.
+TEST(GemmBf16Train, LargeOperandsThroughThePrefetchingKernel) {
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  const Shape shapes[] = {{2000, 40, 900, false, false, 1, 0},
+                          {1500, 50, 1100, false, true, 1, 0.5f},
+                          {48, 72, 15000, true, false, 1, 0},
+                          {70, 90, 11000, true, true, -1, 1}};
+  uint64_t seed = 900;
+  double worst = 0;
+  for (const Shape& s : shapes) {
+    ASSERT_GE((s.M + s.N) * s.K * 4, int64_t(6) << 20);
+    worst = std::max(worst, check(s, seed += 3, [](const Shape& s, const float* A, int64_t lda, const float* B,
+                                                   int64_t ldb, float* C, int64_t ldc) {
+                       kernels::gemm_bf16(s.ta, s.tb, s.M, s.N, s.K, s.alpha, A, lda, B, ldb, s.beta, C, ldc);
+                     }));
+  }
+  std::printf("[bf16 gemm] large operands: worst |C - ref| / summation bound %.3g\n", worst);
+}
+
 // kernels::gemm<float> with bf16 precision: the splits over threads, identical bits at 1 and 2 threads.
 TEST(GemmBf16Train, GemmUnderBf16PrecisionSplitsOverThreadsIdentically) {
   if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
   PrecisionGuard guard;
   kernels::set_gemm_precision(kernels::GemmPrecision::bf16);
-  // Rows split, columns split (few rows), the K halves (weight-gradient shape, ta) and K halves with beta = 1.
+  // Rows split, columns split (few rows; and N > M, where bf16 splits columns too), the K halves
+  // (weight-gradient shape, ta) and K halves with beta = 1.
   const Shape shapes[] = {{300, 70, 130, false, true, 1, 0},
                           {20, 500, 200, false, false, 1, 0},
+                          {70, 300, 390, true, true, 1, 0.5f},
                           {40, 24, 5000, true, false, 1, 0},
                           {32, 48, 4100, true, false, 1, 1}};
   uint64_t seed = 500;
