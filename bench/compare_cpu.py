@@ -10,8 +10,8 @@
   for fp32.
 * A training step (forward + backward + AdamW, cross-entropy): MaxViT-T at batch 8, and the Fashion-MNIST MaxViT
   (input 32, stem 32, channels [32, 64, 128], one layer per stage, head_dim 16, partition 2) at batch 128; each in
-  float32 and in bf16 mixed precision (ours: GEMM operands in bf16, `cage_train --precision bf16`; PyTorch: CPU
-  autocast to bfloat16), rounds alternating between the four.
+  float32 and in bf16 mixed precision (ours: GEMM and attention operands in bf16, `cage_train --precision bf16`;
+  PyTorch: CPU autocast to bfloat16), rounds alternating between the four.
 Prints medians and ratios (ours / other: below 1 means we are faster); for training also the minima over the
 rounds (on a shared machine the least load-disturbed samples). --training-only skips inference (and ONNX Runtime).
 """
@@ -123,8 +123,8 @@ def main():
 
 def training(args, env):
     print("\nTraining step: forward + backward + AdamW (ms per step; medians over the rounds, minima below)")
-    print("bf16 = mixed precision: the engine's --precision bf16 (GEMM operands bf16, fp32 accumulation), PyTorch's")
-    print("torch.autocast('cpu', dtype=torch.bfloat16); nan where the CPU has no AVX-512 BF16")
+    print("bf16 = mixed precision: the engine's --precision bf16 (GEMM and attention operands bf16, fp32 accumulation),")
+    print("PyTorch's torch.autocast('cpu', dtype=torch.bfloat16); nan where the CPU has no AVX-512 BF16")
     head = (f"{'model':>22} {'ours':>8} {'ours bf16':>9} {'PyTorch':>8} {'torch bf16':>10} {'ours/torch':>10} "
             f"{'bf16/torch':>10} {'bf16/torch bf16':>15}")
     print(head)

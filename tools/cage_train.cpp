@@ -62,9 +62,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string precision = "fp32";
   app.add_option("--precision", precision,
-                 "fp32 | bf16: the training step's GEMMs (convolutions, linear layers) with bf16 operands and fp32 "
-                 "accumulation, as PyTorch's autocast; the rest, the optimizer and evaluation stay fp32 (CPU with "
-                 "AVX-512 BF16)")
+                 "fp32 | bf16: the training step's GEMMs (convolutions, linear layers, attention's products) with "
+                 "bf16 operands and fp32 accumulation, as PyTorch's autocast, and GELU from polynomials; "
+                 "activations, the optimizer and evaluation stay fp32 (CPU with AVX-512 BF16)")
       ->capture_default_str();
   app.add_option("--run-dir", run_dir, "where the run is written (default runs/<mode>)");
   app.add_option("--resume", resume, "continue the run in this directory with its own configuration");
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     if (!resuming || app.count("--device")) c.device = kernels::select_device(device);
     std::printf("device: %s\n", kernels::describe_device(c.device).c_str());
     if (!resuming || app.count("--precision")) c.precision = precision;
-    if (c.precision != "fp32") std::printf("precision: %s mixed (GEMM operands %s, fp32 accumulation)\n",
+    if (c.precision != "fp32") std::printf("precision: %s mixed (GEMM and attention operands %s, fp32 accumulation)\n",
                                            c.precision.c_str(), c.precision.c_str());
     const bool fashion = c.data.rfind("fashion-mnist", 0) == 0;
     auto dataset = data::open_dataset(c.data, c.num_classes == 7, static_cast<int>(c.model.in_channels));
