@@ -22,6 +22,15 @@
 
 namespace cage::kernels {
 
+// The piece of a = |x| for gelu_bf16_v and gelu_grad_bf16_v: u = min(a * 2.7, 15), i = round(u) (left in the low
+// mantissa bits of u + 1.5 * 2^23, which is all vpermps reads of an index), returns t = u - i in [-1/2, 1/2].
+CAGE_BF16_TARGET inline __m512 gelu_piece(__m512 a, __m512i& i) {
+  const __m512 u = _mm512_min_ps(_mm512_mul_ps(a, _mm512_set1_ps(2.7f)), _mm512_set1_ps(15.0f));
+  const __m512 m = _mm512_add_ps(u, _mm512_set1_ps(12582912.0f));
+  i = _mm512_castps_si512(m);
+  return _mm512_sub_ps(u, _mm512_sub_ps(m, _mm512_set1_ps(12582912.0f)));
+}
+
 // GELU(x) = x / 2 + |x| * h(|x|) with h(a) = erf(a / sqrt 2) / 2. With u = min(|x| * 2.7, 15) and i = round(u),
 // h = c0[i] + t (c1[i] + t (c2[i] + t c3[i])), t = u - i in [-1/2, 1/2]: Chebyshev interpolants of h on each piece
 // (scripts/gelu_bf16_fit.py 2.7). Piece 15 (|x| >= 5.37) is h = 1/2 exactly, so large x give x or 0 with no
@@ -44,11 +53,9 @@ CAGE_BF16_TARGET inline __m512 gelu_bf16_v(__m512 x) {
                                    0.000133383102f, 4.57835486e-05f, 1.33662343e-05f, 3.3362594e-06f, 7.14608746e-07f,
                                    1.31710891e-07f, 0.0f);
   const __m512 a = _mm512_abs_ps(x);
-  // min(a * S, 15): with a NaN, vminps returns its second operand (15), and the NaN comes back through a below.
-  const __m512 u = _mm512_min_ps(_mm512_mul_ps(a, _mm512_set1_ps(2.7f)), _mm512_set1_ps(15.0f));
-  const __m512 m = _mm512_add_ps(u, _mm512_set1_ps(12582912.0f));
-  const __m512i i = _mm512_castps_si512(m);
-  const __m512 t = _mm512_sub_ps(u, _mm512_sub_ps(m, _mm512_set1_ps(12582912.0f)));
+  // With a NaN, vminps in gelu_piece returns its second operand (15), and the NaN comes back through a below.
+  __m512i i;
+  const __m512 t = gelu_piece(a, i);
   __m512 h = _mm512_fmadd_ps(_mm512_permutexvar_ps(i, c3), t, _mm512_permutexvar_ps(i, c2));
   h = _mm512_fmadd_ps(h, t, _mm512_permutexvar_ps(i, c1));
   h = _mm512_fmadd_ps(h, t, _mm512_permutexvar_ps(i, c0));
@@ -78,11 +85,8 @@ CAGE_BF16_TARGET inline __m512 gelu_grad_bf16_v(__m512 x) {
                                    -0.000821958878f, -0.000699581637f, -0.000304271583f, -1.93319174e-05f,
                                    7.64522847e-05f, 6.70752852e-05f, 3.52944517e-05f, 1.3761266e-05f, 4.24701875e-06f,
                                    1.06967354e-06f, 0.0f);
-  const __m512 a = _mm512_abs_ps(x);
-  const __m512 u = _mm512_min_ps(_mm512_mul_ps(a, _mm512_set1_ps(2.7f)), _mm512_set1_ps(15.0f));
-  const __m512 m = _mm512_add_ps(u, _mm512_set1_ps(12582912.0f));
-  const __m512i i = _mm512_castps_si512(m);
-  const __m512 t = _mm512_sub_ps(u, _mm512_sub_ps(m, _mm512_set1_ps(12582912.0f)));
+  __m512i i;
+  const __m512 t = gelu_piece(_mm512_abs_ps(x), i);
   __m512 k = _mm512_fmadd_ps(_mm512_permutexvar_ps(i, c4), t, _mm512_permutexvar_ps(i, c3));
   k = _mm512_fmadd_ps(k, t, _mm512_permutexvar_ps(i, c2));
   k = _mm512_fmadd_ps(k, t, _mm512_permutexvar_ps(i, c1));

@@ -19,17 +19,22 @@
 namespace cage::test {
 namespace {
 
-double gelu_double(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-
-TEST(Bf16Math, GeluAgainstDoubleErf) {
-  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
-  // Every float in [-12, 12] with step 2^-17 (3.1M values, all piece boundaries several times over), then
-  // powers of two and their neighbours out to 2^100 on both sides.
+// Every float in [-12, 12] with step 2^-17 (3.1M values, all piece boundaries several times over), then powers of
+// two and their neighbours out to 2^100 on both sides.
+std::vector<float> gelu_grid() {
   std::vector<float> x;
   for (int64_t i = -12 * (1 << 17); i <= 12 * (1 << 17); ++i) x.push_back(std::ldexp(float(i), -17));
   for (int e = -40; e <= 100; ++e)
     for (float m : {1.0f, 1.0f + 0x1p-23f, 1.5f, 1.9999999f})
       for (float s : {1.0f, -1.0f}) x.push_back(s * std::ldexp(m, e));
+  return x;
+}
+
+double gelu_double(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+
+TEST(Bf16Math, GeluAgainstDoubleErf) {
+  if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
+  std::vector<float> x = gelu_grid();
   x.push_back(std::numeric_limits<float>::max());
   x.push_back(-std::numeric_limits<float>::max());
   std::vector<float> y(x.size());
@@ -63,11 +68,7 @@ double gelu_grad_double(double x) {
 // GELU's derivative of bf16 mixed-precision training (gelu_grad_bf16_v through gelu_backward_bf16) on the same grid.
 TEST(Bf16Math, GeluGradAgainstDouble) {
   if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
-  std::vector<float> x;
-  for (int64_t i = -12 * (1 << 17); i <= 12 * (1 << 17); ++i) x.push_back(std::ldexp(float(i), -17));
-  for (int e = -40; e <= 100; ++e)
-    for (float m : {1.0f, 1.0f + 0x1p-23f, 1.5f, 1.9999999f})
-      for (float s : {1.0f, -1.0f}) x.push_back(s * std::ldexp(m, e));
+  const std::vector<float> x = gelu_grid();
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<float> gy(x.size()), gx(x.size());
   for (int64_t i = 0; i < n; ++i) gy[i] = i % 3 == 0 ? 1.0f : i % 3 == 1 ? -2.5f : 0.125f;  // exact scalings
