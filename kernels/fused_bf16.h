@@ -24,8 +24,10 @@
 //   gelu_backward_bf16:       gx = gy * GELU'(x) with gelu_grad_bf16_v (max |error| 1.1e-6; gx may be gy).
 //   affine_gelu_rows_bf16:    y = GELU(z), z = fma(x, a[c], shift[c]), over rows of C values (one thread's rows).
 //   affine_gelu_grad_sums_row_bf16: one row: gz = gy * GELU'(z) with z formed exactly as affine_gelu_rows_bf16
-//                             formed it, and BatchNorm's backward sums added in float: sums[c] += gz,
-//                             sums[C + c] += gz * (x - mean[c]) * invstd[c].
+//                             formed it (not stored when gz is null), and BatchNorm's backward sums added in
+//                             float: sums[c] += gz, sums[C + c] += gz * (x - mean[c]) * invstd[c].
+//   bn_gelu_input_grad_rows_bf16: BatchNorm + GELU's input gradient over rows of C values with gz recomputed from
+//                             x and gy (one read of each and one write, instead of keeping gz between passes).
 #pragma once
 #include <cstdint>
 
@@ -43,6 +45,13 @@ void gelu_backward_bf16(const float* x, const float* gy, float* gx, int64_t n);
 void affine_gelu_rows_bf16(int64_t rows, int64_t C, const float* x, const float* a, const float* shift, float* y);
 void affine_gelu_grad_sums_row_bf16(int64_t C, const float* x, const float* gy, const float* a, const float* shift,
                                     const float* mean, const float* invstd, float* gz, float* sums);
+// Per-column coefficients of BatchNorm's input gradient gx = k (gz - m1 - xhat m2), xhat = (x - mu) is, and of
+// z = fma(x, a, shift) (each an array of C floats).
+struct BnGeluInputCoefs {
+  const float *a, *shift, *mu, *is, *k, *m1, *m2;
+};
+void bn_gelu_input_grad_rows_bf16(int64_t rows, int64_t C, const float* x, const float* gy,
+                                  const BnGeluInputCoefs& q, float* gx);
 
 // y (rows, C) = (x - mean) / sqrt(var + eps) * gamma + beta per row of x (rows, C); y may not overlap x.
 void layer_norm_bf16(int64_t rows, int64_t C, const float* x, const float* gamma, const float* beta, float eps,

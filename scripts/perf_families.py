@@ -17,7 +17,7 @@ fams = [
  ("squeeze-excitation (fused op)", r"squeeze|gate|dgemm"),
  ("attention (softmax, products, gathers)", r"probabilities|attention|attn_bf16|backward_impl|forward_impl|gemm_rows|small_gemm"),
  ("GELU forward + backward", r"unary_(forward|backward)|gelu_bf16\(|gelu_backward_bf16"),
- ("BatchNorm forward + backward (incl. fused + GELU)", r"batch_norm|batch_stats|bn_backward_input|affine_gelu"),
+ ("BatchNorm forward + backward (incl. fused + GELU)", r"batch_norm|batch_stats|bn_backward_input|bn_gelu_input|affine_gelu"),
  ("LayerNorm forward + backward", r"layer_norm"),
  ("depthwise conv forward + backward", r"depthwise"),
  ("bias / broadcast reductions (sum_to)", r"sum_to"),

@@ -104,15 +104,15 @@ CAGE_BF16_TARGET void affine_gelu_rows(int64_t rows, int64_t C, const float* x, 
   }
 }
 
-// One row: gz = gy * GELU'(z) with z as affine_gelu_rows forms it; sums[c] += gz, sums[C + c] += gz * xhat,
-// xhat = (x - mean) * invstd. Columns [c, c + 16) under mask m.
+// One row: gz = gy * GELU'(z) with z as affine_gelu_rows forms it (stored unless gz is null); sums[c] += gz,
+// sums[C + c] += gz * xhat, xhat = (x - mean) * invstd. Columns [c, c + 16) under mask m.
 CAGE_BF16_TARGET inline void gelu_grad_sums_block(__mmask16 m, int64_t c, int64_t C, const float* x, const float* gy,
                                                   const float* a, const float* shift, const float* mean,
                                                   const float* invstd, float* gz, float* sums) {
   const __m512 xv = _mm512_maskz_loadu_ps(m, x + c);
   const __m512 z = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, a + c), _mm512_maskz_loadu_ps(m, shift + c));
   const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, gy + c), gelu_grad_bf16_v(z));
-  _mm512_mask_storeu_ps(gz + c, m, g);
+  if (gz) _mm512_mask_storeu_ps(gz + c, m, g);
   const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(xv, _mm512_maskz_loadu_ps(m, mean + c)),
                                     _mm512_maskz_loadu_ps(m, invstd + c));
   _mm512_mask_storeu_ps(sums + c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, sums + c), g));
@@ -128,6 +128,25 @@ CAGE_BF16_TARGET void gelu_grad_sums_row(int64_t C, const float* x, const float*
     const __mmask16 tail = static_cast<__mmask16>((1u << (C - full)) - 1);
     gelu_grad_sums_block(tail, full, C, x, gy, a, shift, mean, invstd, gz, sums);
   }
+}
+
+// Rows of BatchNorm + GELU's input gradient with gz recomputed: gx = k (gz - m1 - xhat m2), gz = gy GELU'(z),
+// z = fma(x, a, shift), xhat = (x - mu) is, all per column.
+CAGE_BF16_TARGET void bn_gelu_input_grad_rows(int64_t rows, int64_t C, const float* x, const float* gy,
+                                              const BnGeluInputCoefs& q, float* gx) {
+  const int64_t full = C / 16 * 16;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 m = c < full ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c)) - 1);
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + r * C + c);
+      const __m512 z = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, q.a + c), _mm512_maskz_loadu_ps(m, q.shift + c));
+      const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, gy + r * C + c), gelu_grad_bf16_v(z));
+      const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(xv, _mm512_maskz_loadu_ps(m, q.mu + c)),
+                                        _mm512_maskz_loadu_ps(m, q.is + c));
+      const __m512 d = _mm512_fnmadd_ps(xhat, _mm512_maskz_loadu_ps(m, q.m2 + c),
+                                        _mm512_sub_ps(g, _mm512_maskz_loadu_ps(m, q.m1 + c)));
+      _mm512_mask_storeu_ps(gx + r * C + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q.k + c), d));
+    }
 }
 
 CAGE_BF16_TARGET void layer_norm_rows(int64_t r0, int64_t r1, int64_t C, const float* x, const float* gamma,
@@ -215,6 +234,12 @@ void gelu_backward_bf16(const float* x, const float* gy, float* gx, int64_t n) {
 void affine_gelu_rows_bf16(int64_t rows, int64_t C, const float* x, const float* a, const float* shift, float* y) {
   CAGE_CHECK(bf16_gemm_supported(), "bf16 GELU needs a CPU with AVX-512 BF16 (avx512_bf16)");
   affine_gelu_rows(rows, C, x, a, shift, y);
+}
+
+void bn_gelu_input_grad_rows_bf16(int64_t rows, int64_t C, const float* x, const float* gy,
+                                  const BnGeluInputCoefs& q, float* gx) {
+  CAGE_CHECK(bf16_gemm_supported(), "bf16 GELU needs a CPU with AVX-512 BF16 (avx512_bf16)");
+  bn_gelu_input_grad_rows(rows, C, x, gy, q, gx);
 }
 
 void affine_gelu_grad_sums_row_bf16(int64_t C, const float* x, const float* gy, const float* a, const float* shift,

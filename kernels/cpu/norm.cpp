@@ -92,19 +92,30 @@ void bn_affine(const T* w, const T* b, const double* mean, const double* invstd,
   }
 }
 
+// Per-column coefficients of BatchNorm's input gradient gx = k (g - m1 - xhat m2), xhat = (x - mu) is.
+template <typename T>
+struct BnInputGrad {
+  std::vector<T> k, m1, m2, mu, is;
+  BnInputGrad(const T* w, const double* mean, const double* invstd, const std::vector<double>& sums, int64_t rows,
+              int64_t C, bool training)
+      : k(C), m1(C), m2(C), mu(C), is(C) {
+    for (int64_t c = 0; c < C; ++c) {
+      k[c] = static_cast<T>((w ? w[c] : 1.0) * invstd[c]);
+      m1[c] = training ? static_cast<T>(sums[c] / rows) : T(0);
+      m2[c] = training ? static_cast<T>(sums[C + c] / rows) : T(0);
+      mu[c] = static_cast<T>(mean[c]);
+      is[c] = static_cast<T>(invstd[c]);
+    }
+  }
+};
+
 // gx = w*invstd * (g - mean(g) - xhat * mean(g*xhat)) in training, w*invstd * g in eval, from sums[c] = sum g and
 // sums[C + c] = sum g * xhat. gx may alias g (each element is read before it is written).
 template <typename T>
 void bn_backward_input(const T* xp, const T* g, const T* w, const double* mean, const double* invstd,
                        const std::vector<double>& sums, int64_t rows, int64_t C, bool training, T* gxp) {
-  std::vector<T> k(C), m1(C), m2(C), mu(C), is(C);
-  for (int64_t c = 0; c < C; ++c) {
-    k[c] = static_cast<T>((w ? w[c] : 1.0) * invstd[c]);
-    m1[c] = training ? static_cast<T>(sums[c] / rows) : T(0);
-    m2[c] = training ? static_cast<T>(sums[C + c] / rows) : T(0);
-    mu[c] = static_cast<T>(mean[c]);
-    is[c] = static_cast<T>(invstd[c]);
-  }
+  const BnInputGrad<T> q(w, mean, invstd, sums, rows, C, training);
+  const T *k = q.k.data(), *m1 = q.m1.data(), *m2 = q.m2.data(), *mu = q.mu.data(), *is = q.is.data();
   parallel_for(0, rows, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
     if (g == gxp) {  // in place: one pointer, so the vectoriser needs no overlap check that would fail
       for (int64_t r = r0; r < r1; ++r)
@@ -145,19 +156,28 @@ bool bf16_gelu() {
 void bf16_gelu_rows(int64_t rows, int64_t C, const float* x, const float* a, const float* shift, float* y) {
   affine_gelu_rows_bf16(rows, C, x, a, shift, y);
 }
-// Backward pass 1 over rows [r0, r1): gz into gx (or row_buf) and the sums in float runs of 16 rows (each added to
-// acc in double): float sums drift by ~1e-5 over 4e4 rows, far below the bf16 GEMMs' rounding.
+// Backward under bf16: pass 1 over rows [r0, r1) adds the sums in float runs of 16 rows (each added to acc in
+// double: float sums drift by ~1e-5 over 4e4 rows, far below the bf16 GEMMs' rounding); gz is not kept, pass 2
+// (bf16_gelu_input_grad) recomputes it from x and gy, which moves fewer bytes than writing gz and reading it back.
 void bf16_gelu_grad_sums(int64_t r0, int64_t r1, int64_t C, const float* x, const float* gy, const float* a,
-                         const float* shift, const float* mean, const float* invstd, float* gx, float* row_buf,
-                         double* acc) {
+                         const float* shift, const float* mean, const float* invstd, double* acc) {
   add_rows_in_runs<float>(r0, r1, 2 * C, acc, [&](int64_t r, float* run) {
-    affine_gelu_grad_sums_row_bf16(C, x + r * C, gy + r * C, a, shift, mean, invstd, gx ? gx + r * C : row_buf, run);
+    affine_gelu_grad_sums_row_bf16(C, x + r * C, gy + r * C, a, shift, mean, invstd, nullptr, run);
+  });
+}
+void bf16_gelu_input_grad(const float* x, const float* gy, const float* a, const float* shift,
+                          const BnInputGrad<float>& q, int64_t rows, int64_t C, float* gx) {
+  const BnGeluInputCoefs coefs{a, shift, q.mu.data(), q.is.data(), q.k.data(), q.m1.data(), q.m2.data()};
+  parallel_for(0, rows, std::max<int64_t>(1, 8192 / C), [&](int64_t r0, int64_t r1) {
+    bn_gelu_input_grad_rows_bf16(r1 - r0, C, x + r0 * C, gy + r0 * C, coefs, gx + r0 * C);
   });
 }
 // float64 never takes the bf16 path (bf16_gelu<double>() is false).
 void bf16_gelu_rows(int64_t, int64_t, const double*, const double*, const double*, double*) {}
 void bf16_gelu_grad_sums(int64_t, int64_t, int64_t, const double*, const double*, const double*, const double*,
-                         const float*, const float*, double*, double*, double*) {}
+                         const float*, const float*, double*) {}
+void bf16_gelu_input_grad(const double*, const double*, const double*, const double*, const BnInputGrad<double>&,
+                          int64_t, int64_t, double*) {}
 
 }  // namespace
 
@@ -281,12 +301,11 @@ void batch_norm_gelu_backward(const Tensor& x, const Tensor& weight, const Tenso
       invstd_f[c] = static_cast<float>(invstd[c]);
     }
     // sums[c] = sum gz, sums[C + c] = sum gz * xhat, in double per element as batch_norm_backward (bf16 mixed
-    // precision: in float runs).
+    // precision: in float runs, gz recomputed in pass 2).
     std::vector<double> sums = column_reduce(rows, 2 * C, [&](int64_t r0, int64_t r1, double* acc) {
-      std::vector<T> row_buf(gxp ? 0 : C);
       if (mixed)
-        return bf16_gelu_grad_sums(r0, r1, C, xp, g, a.data(), shift.data(), mean_f.data(), invstd_f.data(), gxp,
-                                   row_buf.data(), acc);
+        return bf16_gelu_grad_sums(r0, r1, C, xp, g, a.data(), shift.data(), mean_f.data(), invstd_f.data(), acc);
+      std::vector<T> row_buf(gxp ? 0 : C);
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = xp + r * C;
         const T* gr = g + r * C;
@@ -300,7 +319,12 @@ void batch_norm_gelu_backward(const Tensor& x, const Tensor& weight, const Tenso
       }
     });
     write_affine_grads<T>(sums, C, gw, gb);
-    if (gxp) bn_backward_input(xp, gxp, w, mean, invstd, sums, rows, C, true, gxp);
+    if (!gxp) return;
+    if (mixed)
+      bf16_gelu_input_grad(xp, g, a.data(), shift.data(), BnInputGrad<T>(w, mean, invstd, sums, rows, C, true), rows, C,
+                           gxp);
+    else
+      bn_backward_input(xp, gxp, w, mean, invstd, sums, rows, C, true, gxp);
   });
 }
 
