@@ -83,6 +83,18 @@ double check(const Shape& s, uint64_t seed, Run run) {
   return worst;
 }
 
+// kernels::gemm_bf16 called directly on each shape (seeds from `seed` on): the worst error over them.
+template <size_t kN>
+double worst_of_gemm_bf16(const Shape (&shapes)[kN], uint64_t seed) {
+  double worst = 0;
+  for (const Shape& s : shapes)
+    worst = std::max(worst, check(s, seed += 3, [](const Shape& s, const float* A, int64_t lda, const float* B,
+                                                   int64_t ldb, float* C, int64_t ldc) {
+                       kernels::gemm_bf16(s.ta, s.tb, s.M, s.N, s.K, s.alpha, A, lda, B, ldb, s.beta, C, ldc);
+                     }));
+  return worst;
+}
+
 TEST(GemmBf16Train, SerialKernelMatchesDoubleGemmOfRoundedInputs) {
   if (!kernels::bf16_gemm_supported()) GTEST_SKIP() << "CPU without AVX-512 BF16";
   const Shape shapes[] = {
@@ -91,15 +103,7 @@ TEST(GemmBf16Train, SerialKernelMatchesDoubleGemmOfRoundedInputs) {
       {200, 17, 33, false, true, 1, 0},  {9, 100, 1001, true, true, 1, -1},  {64, 16, 384, true, false, 1, 0},
       {16, 64, 2, false, false, 1, 1},
   };
-  uint64_t seed = 100;
-  double worst = 0;
-  for (const Shape& s : shapes) {
-    worst = std::max(worst, check(s, seed += 3, [](const Shape& s, const float* A, int64_t lda, const float* B,
-                                                   int64_t ldb, float* C, int64_t ldc) {
-                       kernels::gemm_bf16(s.ta, s.tb, s.M, s.N, s.K, s.alpha, A, lda, B, ldb, s.beta, C, ldc);
-                     }));
-  }
-  std::printf("[bf16 gemm] serial: worst |C - ref| / summation bound %.3g\n", worst);
+  std::printf("[bf16 gemm] serial: worst |C - ref| / summation bound %.3g\n", worst_of_gemm_bf16(shapes, 100));
 }
 
 // Operands of 6 MiB and more: the micro kernel also prefetches the next blocks' fp32 operands (and the rows of C
@@ -110,16 +114,8 @@ TEST(GemmBf16Train, LargeOperandsThroughThePrefetchingKernel) {
                           {1500, 50, 1100, false, true, 1, 0.5f},
                           {48, 72, 15000, true, false, 1, 0},
                           {70, 90, 11000, true, true, -1, 1}};
-  uint64_t seed = 900;
-  double worst = 0;
-  for (const Shape& s : shapes) {
-    ASSERT_GE((s.M + s.N) * s.K * 4, int64_t(6) << 20);
-    worst = std::max(worst, check(s, seed += 3, [](const Shape& s, const float* A, int64_t lda, const float* B,
-                                                   int64_t ldb, float* C, int64_t ldc) {
-                       kernels::gemm_bf16(s.ta, s.tb, s.M, s.N, s.K, s.alpha, A, lda, B, ldb, s.beta, C, ldc);
-                     }));
-  }
-  std::printf("[bf16 gemm] large operands: worst |C - ref| / summation bound %.3g\n", worst);
+  for (const Shape& s : shapes) ASSERT_GE((s.M + s.N) * s.K * 4, int64_t(6) << 20);
+  std::printf("[bf16 gemm] large operands: worst |C - ref| / summation bound %.3g\n", worst_of_gemm_bf16(shapes, 900));
 }
 
 // kernels::gemm<float> with bf16 precision: the splits over threads, identical bits at 1 and 2 threads.
