@@ -450,8 +450,9 @@ void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         for (int64_t i = 0; i < mc; i += kMR) {
           const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - i));
           const uint16_t* a = ta ? ap + (i / 16) * kcp * 16 + (i % 16) * 2 : ap + i * kcp;
-          (pf.cur < pf.n ? kMicroPf : kMicro)[mr - 1][nv - 1](kcp / 2, a, al, b0, b0 + kcp * 16, C + (m0 + i) * ldc + 16 * jp, ldc, alpha, bt, ncols,
-                             none, &pf);
+          const auto& micro_fns = pf.cur < pf.n ? kMicroPf : kMicro;
+          micro_fns[mr - 1][nv - 1](kcp / 2, a, al, b0, b0 + kcp * 16, C + (m0 + i) * ldc + 16 * jp, ldc, alpha, bt,
+                                    ncols, none, &pf);
         }
       }
     }

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cpu/column_reduce.h"
 #include "kernels/cpu/vec_math.h"
 #include "kernels/fused_bf16.h"
@@ -172,12 +173,18 @@ void bf16_gelu_input_grad(const float* x, const float* gy, const float* a, const
     bn_gelu_input_grad_rows_bf16(r1 - r0, C, x + r0 * C, gy + r0 * C, coefs, gx + r0 * C);
   });
 }
-// float64 never takes the bf16 path (bf16_gelu<double>() is false).
-void bf16_gelu_rows(int64_t, int64_t, const double*, const double*, const double*, double*) {}
+// float64 never takes the bf16 path (bf16_gelu<double>() is false); these exist only so that the float64
+// instantiation of the dispatch compiles, and say so if ever reached.
+[[noreturn]] void no_bf16_for_f64() { fail("batch_norm_gelu: float64 has no bf16 path"); }
+void bf16_gelu_rows(int64_t, int64_t, const double*, const double*, const double*, double*) { no_bf16_for_f64(); }
 void bf16_gelu_grad_sums(int64_t, int64_t, int64_t, const double*, const double*, const double*, const double*,
-                         const float*, const float*, double*) {}
+                         const float*, const float*, double*) {
+  no_bf16_for_f64();
+}
 void bf16_gelu_input_grad(const double*, const double*, const double*, const double*, const BnInputGrad<double>&,
-                          int64_t, int64_t, double*) {}
+                          int64_t, int64_t, double*) {
+  no_bf16_for_f64();
+}
 
 }  // namespace
 
